@@ -1,0 +1,98 @@
+"""Case API: list, detail, upload and the binary volume endpoint for the viewer."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.http import HttpResponse, HttpResponseNotModified
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.services import audit_record
+from cases.models import Case
+from cases.payloads import case_detail, case_summary
+from cases.selectors import case_get_for_user, case_list, case_volume
+from cases.services import case_import
+from cases.upload import check_upload_size, save_uploaded_files
+from cases.volume_store import read_payload
+from inference.selectors import model_segmentation_latest
+from petctweb.errors import DomainError
+from petctweb.permissions import HasAnyRole, IsStudyAdmin
+
+
+class CaseListApi(APIView):
+    permission_classes = [HasAnyRole]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        cases = case_list(user=request.user).prefetch_related("inference_runs")
+        return Response({"results": [case_summary(case) for case in cases]})
+
+
+class CaseDetailApi(APIView):
+    permission_classes = [HasAnyRole]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, code: str):
+        case = case_get_for_user(code=code, user=request.user)
+        audit_record(actor=request.user, action="case.view", object_type="case", object_id=case.pk, case_code=case.code)
+        return Response(case_detail(case))
+
+
+class CaseUploadApi(APIView):
+    """Upload DICOM files (several files, a folder's files or a .zip) as multipart field 'files'."""
+
+    permission_classes = [IsStudyAdmin]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": {"type": "object"}}, responses={201: dict})
+    def post(self, request):
+        check_upload_size(content_length=request.META.get("CONTENT_LENGTH"))
+        with tempfile.TemporaryDirectory(prefix="petctweb-upload-") as folder:
+            save_uploaded_files(files=request.FILES.getlist("files"), target=Path(folder))
+            imported = case_import(path=Path(folder), source=Case.Source.UPLOAD, user=request.user)
+        return Response(
+            {"cases": [case_summary(item.case) for item in imported]}, status=status.HTTP_201_CREATED
+        )
+
+
+def _volume_response(request, *, payload_name: str, dtype: str, shape, etag: str) -> HttpResponse:
+    quoted = f'"{etag}"'
+    if request.headers.get("If-None-Match") == quoted:
+        return HttpResponseNotModified()
+    response = HttpResponse(read_payload(payload_name), content_type="application/octet-stream")
+    response["Content-Encoding"] = "gzip"
+    response["X-Volume-Shape"] = ",".join(str(s) for s in shape)
+    response["X-Volume-Dtype"] = dtype
+    response["ETag"] = quoted
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Access-Control-Expose-Headers"] = "X-Volume-Shape, X-Volume-Dtype"
+    return response
+
+
+class CaseVolumeApi(APIView):
+    """Raw little-endian voxels (C order, z-y-x), gzip content encoding; shape and dtype in headers."""
+
+    permission_classes = [HasAnyRole]
+
+    def get(self, request, code: str, kind: str):
+        case = case_get_for_user(code=code, user=request.user)
+        shape = case.grid.shape
+        if kind in ("ct", "pet", "specimen"):
+            volume = case_volume(case=case, kind=kind)
+            return _volume_response(request, payload_name=volume.file.name, dtype=volume.dtype, shape=volume.shape,
+                                    etag=volume.sha256)
+        if kind in ("model_mask", "uncertainty"):
+            segmentation = model_segmentation_latest(case=case)
+            if segmentation is None:
+                raise DomainError(f"case {case.code} has no model result yet", code="not_found", http_status=404)
+            if kind == "model_mask":
+                name, dtype = segmentation.mask_file.name, "uint8"
+            else:
+                name, dtype = segmentation.uncertainty_file.name, "float16"
+            return _volume_response(request, payload_name=name, dtype=dtype, shape=shape, etag=f"seg{segmentation.pk}-{kind}")
+        raise DomainError(f"unknown volume '{kind}'", code="not_found", http_status=404)

@@ -1,0 +1,265 @@
+"""De-identification of DICOM headers (PS3.15 Annex E basic profile, practical subset).
+
+* Patient name and ID become the pseudonymous case code (made elsewhere, passed in).
+* Identifying attributes are removed or emptied; every other person name is emptied.
+* Private tags are removed (compute SUV first: Philips keeps its SUV factors there).
+* Instance UIDs are remapped to ``2.25.<int>`` with a keyed hash (HMAC-SHA256 of the
+  secret), so the same original UID maps to the same new UID in every import and the
+  references between CT, PET and later exports stay intact.
+* DA and DT values are shifted by a per-patient number of days derived from the secret and
+  the original PatientID (consistent across imports of one patient); times are kept
+  (Retain Longitudinal Temporal Information with Modified Dates option).
+* Patient sex, age, weight and size are kept by default (Retain Patient Characteristics
+  option); study/series descriptions are kept by default (set keep_descriptions=False to
+  drop them: free text may contain names).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+from collections.abc import Iterable
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as DicomSequence
+
+from .dicomtime import parse_date, shift_date, shift_datetime
+
+MAX_SHIFT_DAYS = 3650
+METHOD_TEXT = (
+    "petctweb: PS3.15 Annex E basic profile subset; UIDs remapped (keyed hash); dates shifted per patient; "
+    "private tags removed"
+)
+
+# Attributes removed outright (X): identifying free text, addresses, other IDs, staff, site.
+REMOVE = frozenset(
+    {
+        "OtherPatientIDs", "OtherPatientIDsSequence", "OtherPatientNames", "PatientBirthTime",
+        "PatientBirthName", "PatientMotherBirthName", "PatientAddress", "PatientTelephoneNumbers",
+        "PatientTelecomInformation", "MilitaryRank", "BranchOfService", "MedicalRecordLocator",
+        "CountryOfResidence", "RegionOfResidence", "Occupation", "PatientReligiousPreference",
+        "PatientComments", "AdditionalPatientHistory", "MedicalAlerts", "Allergies", "LastMenstrualDate",
+        "PatientInsurancePlanCodeSequence", "IssuerOfPatientID", "IssuerOfPatientIDQualifiersSequence",
+        "ResponsiblePerson", "ResponsiblePersonRole", "ResponsibleOrganization", "InstitutionName",
+        "InstitutionAddress", "InstitutionalDepartmentName", "InstitutionalDepartmentTypeCodeSequence",
+        "InstitutionCodeSequence", "StationName", "DeviceSerialNumber", "PhysiciansOfRecord",
+        "PhysiciansOfRecordIdentificationSequence", "PerformingPhysicianName",
+        "PerformingPhysicianIdentificationSequence", "NameOfPhysiciansReadingStudy",
+        "PhysiciansReadingStudyIdentificationSequence", "OperatorsName", "OperatorIdentificationSequence",
+        "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers",
+        "ReferringPhysicianIdentificationSequence", "RequestingPhysician", "RequestingService",
+        "RequestAttributesSequence", "ReferencedPatientSequence", "AdmissionID", "IssuerOfAdmissionIDSequence",
+        "AdmittingDiagnosesDescription", "AdmittingDiagnosesCodeSequence", "CurrentPatientLocation",
+        "PatientInstitutionResidence", "ImageComments", "PerformedProcedureStepID",
+        "PerformedProcedureStepDescription", "RequestedProcedureDescription", "RequestedProcedureID",
+        "ScheduledProcedureStepDescription", "ScheduledProcedureStepID", "ScheduledPerformingPhysicianName",
+        "AcquisitionComments", "FrameComments", "ReasonForStudy", "ReasonForTheRequestedProcedure",
+        "StudyComments", "VisitComments", "ServiceEpisodeID", "ServiceEpisodeDescription",
+        "InterpretationText", "TextComments", "PersonAddress", "PersonTelephoneNumbers", "DeviceUID",
+        "PlacerOrderNumberImagingServiceRequest", "FillerOrderNumberImagingServiceRequest",
+        "ModifiedAttributesSequence", "OriginalAttributesSequence", "DigitalSignaturesSequence",
+    }
+)
+# Attributes kept but emptied (Z): type 2 in the image IODs, so they must stay present.
+EMPTY = frozenset(
+    {"AccessionNumber", "ReferringPhysicianName", "StudyID", "PatientBirthDate", "SpecimenIdentifier",
+     "ContainerIdentifier", "PatientID"}
+)
+PATIENT_CHARACTERISTICS = frozenset({"PatientSex", "PatientAge", "PatientWeight", "PatientSize", "EthnicGroup",
+                                     "PatientSexNeutered", "SmokingStatus", "PregnancyStatus"})
+DESCRIPTIONS = frozenset({"StudyDescription", "SeriesDescription", "ProtocolName"})
+# UIDs that name standard things (classes, syntaxes, coding schemes), never an instance: keep.
+KEEP_UIDS = frozenset(
+    {"SOPClassUID", "MediaStorageSOPClassUID", "TransferSyntaxUID", "ImplementationClassUID",
+     "ReferencedSOPClassUID", "ReferencedSOPClassUIDInFile", "ReferencedTransferSyntaxUIDInFile",
+     "CodingSchemeUID", "ContextGroupExtensionCreatorUID", "MappingResourceUID", "ContextUID",
+     "RelatedGeneralSOPClassUID", "OriginalSpecializedSOPClassUID", "SOPClassesSupported",
+     "PrivateInformationCreatorUID", "TemplateExtensionOrganizationUID", "TemplateExtensionCreatorUID"}
+)
+DICOM_ROOT = "1.2.840.10008."
+
+
+def _digest(*, secret: str, purpose: str, value: str) -> bytes:
+    return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+
+
+def remap_uid(*, uid: str, secret: str) -> str:
+    """Deterministic replacement UID under the 2.25 (UUID-derived) root, at most 44 characters."""
+    uid = str(uid).strip().rstrip("\x00")
+    if not uid:
+        return uid
+    return "2.25." + str(int.from_bytes(_digest(secret=secret, purpose="uid", value=uid)[:16], "big"))
+
+
+def patient_key(*, patient_id: str, secret: str) -> str | None:
+    """Stable keyed hash of the original PatientID (to recognise the patient later), or None if blank."""
+    patient_id = str(patient_id or "").strip()
+    if not patient_id:
+        return None
+    return _digest(secret=secret, purpose="patient", value=patient_id).hex()[:32]
+
+
+def date_offset_days(*, patient_id: str, secret: str) -> int:
+    """Days to add to every date of this patient: between -MAX_SHIFT_DAYS and -1 (always into the past)."""
+    seed = int.from_bytes(_digest(secret=secret, purpose="dateshift", value=str(patient_id or "").strip())[:8], "big")
+    return -(1 + seed % MAX_SHIFT_DAYS)
+
+
+def _code(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = "DCM"
+    item.CodeMeaning = meaning
+    return item
+
+
+def _map_uids(value: object, secret: str) -> object:
+    if isinstance(value, MultiValue | list):
+        return [remap_uid(uid=v, secret=secret) for v in value]
+    return remap_uid(uid=str(value), secret=secret)
+
+
+def _is_instance_uid(keyword: str, value: object) -> bool:
+    if keyword in KEEP_UIDS or keyword.endswith("ClassUID") or keyword.endswith("SyntaxUID"):
+        return False
+    values = value if isinstance(value, MultiValue | list) else [value]
+    return any(v and not str(v).startswith(DICOM_ROOT) for v in values)
+
+
+def _clean(dataset: Dataset, *, secret: str, days: int, drop: frozenset[str], keep_private: bool) -> None:
+    """Apply the rules in place, recursing into sequences."""
+    for tag in list(dataset.keys()):
+        element = dataset[tag]
+        keyword = element.keyword
+        if element.tag.is_private:
+            if not keep_private:
+                del dataset[tag]
+            continue
+        if keyword in drop:
+            del dataset[tag]
+        elif keyword in EMPTY or element.VR == "PN":
+            # Every person name, nested ones included; the top-level PatientName/ID are set afterwards.
+            element.value = ""
+        elif element.VR == "SQ":
+            for item in element.value or []:
+                _clean(item, secret=secret, days=days, drop=drop, keep_private=keep_private)
+        elif element.VR == "UI" and element.value and _is_instance_uid(keyword, element.value):
+            element.value = _map_uids(element.value, secret)
+        elif element.VR in ("DA", "DT") and element.value:
+            shift = shift_date if element.VR == "DA" else shift_datetime
+            if isinstance(element.value, MultiValue | list):
+                element.value = [shift(value=str(v), days=days) for v in element.value]
+            else:
+                element.value = shift(value=str(element.value), days=days)
+
+
+def deidentify_dataset(
+    *,
+    dataset: Dataset,
+    secret: str,
+    case_code: str,
+    patient_id: str | None = None,
+    keep_descriptions: bool = True,
+    retain_patient_characteristics: bool = True,
+    keep_private: bool = False,
+) -> Dataset:
+    """A de-identified deep copy of ``dataset`` (headers; pixel data, if any, is copied untouched).
+
+    ``patient_id`` is the original PatientID used for the date shift (defaults to the dataset's own).
+    """
+    if not secret:
+        raise ValueError("a de-identification secret is required")
+    original_id = str(patient_id if patient_id is not None else dataset.get("PatientID", "") or "")
+    days = date_offset_days(patient_id=original_id, secret=secret)
+    drop = set(REMOVE)
+    if not keep_descriptions:
+        drop |= DESCRIPTIONS
+    if not retain_patient_characteristics:
+        drop |= PATIENT_CHARACTERISTICS - {"PatientSex"}
+    out = copy.deepcopy(dataset)
+    _clean(out, secret=secret, days=days, drop=frozenset(drop), keep_private=keep_private)
+    if not retain_patient_characteristics and "PatientSex" in out:
+        out.PatientSex = ""
+    meta = getattr(out, "file_meta", None)
+    if meta is not None and "MediaStorageSOPInstanceUID" in meta:
+        meta.MediaStorageSOPInstanceUID = remap_uid(uid=meta.MediaStorageSOPInstanceUID, secret=secret)
+    out.PatientName = case_code
+    out.PatientID = case_code
+    out.PatientIdentityRemoved = "YES"
+    out.LongitudinalTemporalInformationModified = "MODIFIED"
+    out.DeidentificationMethod = METHOD_TEXT
+    codes = [
+        _code("113100", "Basic Application Confidentiality Profile"),
+        _code("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+    ]
+    if retain_patient_characteristics:
+        codes.append(_code("113108", "Retain Patient Characteristics Option"))
+    out.DeidentificationMethodCodeSequence = DicomSequence(codes)
+    return out
+
+
+def _plain(value: object) -> object:
+    """pydicom value -> JSON-friendly Python."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, MultiValue | list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, int | float):
+        return value if isinstance(value, int) and not isinstance(value, bool) else float(value)
+    return str(value)
+
+
+def _get(dataset: Dataset, keyword: str) -> object:
+    return _plain(dataset.get(keyword))
+
+
+def _series_metadata(header: Dataset, extra: Iterable[str]) -> dict:
+    keywords = ["SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "Modality", "Manufacturer",
+                "ManufacturerModelName", "SoftwareVersions", "FrameOfReferenceUID", "SliceThickness",
+                "ProtocolName", "BodyPartExamined", "ConvolutionKernel", *extra]
+    return {keyword: _get(header, keyword) for keyword in keywords}
+
+
+def _iso(value: object) -> str | None:
+    day = parse_date(value=value)
+    return day.isoformat() if day else None
+
+
+def study_metadata(*, ct: Dataset, pet: Dataset) -> dict:
+    """The metadata we store for a study, from DE-IDENTIFIED CT and PET headers (no PHI left to leak)."""
+    if str(ct.get("PatientIdentityRemoved", "")).upper() != "YES":
+        raise ValueError("study_metadata expects de-identified headers (PatientIdentityRemoved=YES)")
+    radiopharmaceutical: dict = {}
+    sequence = pet.get("RadiopharmaceuticalInformationSequence")
+    if sequence:
+        info = sequence[0]
+        nuclide = info.get("RadionuclideCodeSequence")
+        radiopharmaceutical = {
+            "Radiopharmaceutical": _get(info, "Radiopharmaceutical"),
+            "Radionuclide": _plain(nuclide[0].get("CodeMeaning")) if nuclide else None,
+            "RadionuclideHalfLife": _get(info, "RadionuclideHalfLife"),
+            "RadionuclideTotalDose": _get(info, "RadionuclideTotalDose"),
+        }
+    return {
+        "StudyInstanceUID": _get(ct, "StudyInstanceUID"),
+        "StudyDate": _iso(ct.get("StudyDate") or pet.get("StudyDate")),
+        "StudyDescription": _get(ct, "StudyDescription"),
+        "PatientID": _get(ct, "PatientID"),  # the case code
+        "PatientSex": _get(ct, "PatientSex"),
+        "PatientAge": _get(ct, "PatientAge"),
+        "PatientWeight": _get(pet, "PatientWeight"),
+        "Modalities": sorted({str(ct.get("Modality", "")), str(pet.get("Modality", ""))} - {""}),
+        "CT": _series_metadata(ct, ["KVP", "XRayTubeCurrent", "Exposure"]),
+        "PET": {
+            **_series_metadata(pet, ["Units", "DecayCorrection", "CorrectedImage", "ReconstructionMethod",
+                                     "ActualFrameDuration"]),
+            **radiopharmaceutical,
+        },
+        "Deidentification": {
+            "PatientIdentityRemoved": _get(ct, "PatientIdentityRemoved"),
+            "DeidentificationMethod": _get(ct, "DeidentificationMethod"),
+            "DatesShifted": True,
+        },
+    }
+

@@ -1,0 +1,203 @@
+"""Read DICOM headers (for grouping) and, later, pixel data (per series).
+
+Headers are read with ``stop_before_pixels`` so that sorting a large upload into series
+costs little; pixels are read series by series afterwards. pydicom reads truncated
+files without complaint, so we check completeness ourselves: the last element read
+must be whole and, for a full read, must end exactly at the end of the file.
+
+Files that are not DICOM are skipped with a warning (a README next to the images is
+normal); an upload with no DICOM at all is an error. A file that claims to be DICOM
+(``DICM`` after the 128-byte preamble) but is broken is always an error naming it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from .errors import DicomFileError, UploadError
+from .files import CandidateFile
+
+REQUIRED_IMAGE_KEYWORDS = ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality")
+MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"  # DICOMDIR
+PIXEL_DATA_TAG = 0x7FE00010
+_SEQUENCE_DELIMITER_LE = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+_SEQUENCE_DELIMITER_BE = b"\xff\xfe\xe0\xdd\x00\x00\x00\x00"
+_UNDEFINED = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class DicomFile:
+    """One DICOM instance: where it is and its header (no pixel data)."""
+
+    path: Path
+    name: str  # as the user knows it (relative path inside the upload)
+    size: int
+    header: Dataset
+    missing: tuple[str, ...] = ()  # required image attributes absent: a DICOM object that is not an image
+
+
+@dataclass
+class ReadResult:
+    files: list[DicomFile]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _claims_dicom(prefix: bytes) -> bool:
+    return len(prefix) >= 132 and prefix[128:132] == b"DICM"
+
+
+def _looks_like_raw_dataset(prefix: bytes) -> bool:
+    # Preamble-less files (old exporters) start with a group 0x0002 or 0x0008 element, little endian.
+    return len(prefix) >= 8 and prefix[:2] in (b"\x02\x00", b"\x08\x00") and prefix[2:4] < b"\x00\x10"
+
+
+def _last_element_short(dataset: Dataset) -> bool:
+    """True when the last element read ended early (the file stops inside it)."""
+    if len(dataset) == 0:
+        return True
+    raw = dataset.get_item(max(dataset.keys()))
+    if isinstance(raw, RawDataElement) and raw.length != _UNDEFINED:
+        return raw.value is None or len(raw.value) < raw.length
+    return False
+
+
+def _ends_cleanly(*, dataset: Dataset, path: Path, size: int) -> bool:
+    """For a full read: does the last element end exactly at the end of the file?"""
+    if len(dataset) == 0:
+        return False
+    raw = dataset.get_item(max(dataset.keys()))
+    if not isinstance(raw, RawDataElement):
+        return True  # already converted by pydicom: nothing left to verify
+    if raw.length == _UNDEFINED:  # encapsulated pixel data / sequence: must end with its delimiter
+        with path.open("rb") as handle:
+            handle.seek(max(size - 8, 0))
+            return handle.read(8) in (_SEQUENCE_DELIMITER_LE, _SEQUENCE_DELIMITER_BE)
+    if raw.value is None or len(raw.value) < raw.length:
+        return False
+    return raw.value_tell + raw.length == size
+
+
+def _truncated(name: str, detail: str = "") -> DicomFileError:
+    extra = f" ({detail})" if detail else ""
+    return DicomFileError(
+        f"The file '{name}' is a damaged or truncated DICOM file{extra}; please re-export it.",
+        code="truncated",
+        file=name,
+    )
+
+
+def read_header(*, candidate: CandidateFile) -> DicomFile | None:
+    """The header of ``candidate``, or None if it is not DICOM (or a DICOMDIR). Raises if truncated."""
+    try:
+        with candidate.path.open("rb") as handle:
+            prefix = handle.read(132)
+    except OSError as exc:
+        raise DicomFileError(f"Could not read '{candidate.name}': {exc}.", code="truncated", file=candidate.name) from exc
+    claims = _claims_dicom(prefix)
+    if not claims and not _looks_like_raw_dataset(prefix):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns about many harmless vendor quirks
+            header = pydicom.dcmread(candidate.path, stop_before_pixels=True, force=not claims)
+    except Exception as exc:  # pydicom raises many types on corrupt input
+        if not claims:
+            return None
+        raise _truncated(candidate.name, str(exc)[:200]) from exc
+    missing = [k for k in REQUIRED_IMAGE_KEYWORDS if not header.get(k)]
+    if claims and _last_element_short(header):
+        raise _truncated(candidate.name, "the file ends inside its header")
+    if getattr(header.get("file_meta"), "MediaStorageSOPClassUID", None) == MEDIA_DIRECTORY_SOP_CLASS:
+        return None
+    if missing:
+        if not claims:
+            return None
+        if len(header) == 0:
+            raise _truncated(candidate.name, "the file ends before the data set")
+    # A complete DICOM object lacking image attributes is returned with ``missing`` set.
+    return DicomFile(
+        path=candidate.path, name=candidate.name, size=candidate.size, header=header, missing=tuple(missing)
+    )
+
+
+def _summarise(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(f"'{n}'" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def read_headers(*, candidates: Sequence[CandidateFile]) -> ReadResult:
+    """Headers of all DICOM candidates; non-DICOM files are skipped with one warning."""
+    if not candidates:
+        raise UploadError("The upload contains no files.", code="empty")
+    result = ReadResult(files=[])
+    not_dicom: list[str] = []
+    not_images: list[str] = []
+    for candidate in candidates:
+        dicom = read_header(candidate=candidate)
+        if dicom is None:
+            not_dicom.append(candidate.name)
+        elif dicom.missing:
+            not_images.append(candidate.name)
+        else:
+            result.files.append(dicom)
+    if not result.files:
+        if len(candidates) == 1:
+            raise UploadError(
+                f"'{candidates[0].name}' is not a DICOM file (no DICM header).", code="not_dicom", file=candidates[0].name
+            )
+        raise UploadError(
+            f"No DICOM images found: none of the {len(candidates)} files is a DICOM image "
+            f"({_summarise(not_dicom + not_images)}).",
+            code="not_dicom",
+        )
+    if not_dicom:
+        result.warnings.append(f"Skipped {len(not_dicom)} non-DICOM file(s): {_summarise(not_dicom)}.")
+    if not_images:
+        result.warnings.append(
+            f"Skipped {len(not_images)} DICOM file(s) that are not image instances: {_summarise(not_images)}."
+        )
+    return result
+
+
+def read_pixels(*, file: DicomFile) -> tuple[Dataset, np.ndarray]:
+    """Full dataset and its stored pixel values (no rescale applied), with completeness checks."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = pydicom.dcmread(file.path, force=True)
+    except Exception as exc:
+        raise _truncated(file.name, str(exc)[:200]) from exc
+    if not _ends_cleanly(dataset=dataset, path=file.path, size=file.size):
+        raise _truncated(file.name, "the file ends before its last element is complete")
+    if PIXEL_DATA_TAG not in dataset:
+        raise DicomFileError(
+            f"The file '{file.name}' has no pixel data (PixelData missing; the file may have been cut short).",
+            code="missing_pixel_data",
+            file=file.name,
+        )
+    meta = dataset.file_meta
+    if "TransferSyntaxUID" not in meta:  # preamble-less files: tell pydicom what it parsed
+        implicit = dataset.original_encoding[0]
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    try:
+        pixels = dataset.pixel_array
+    except Exception as exc:
+        text = str(exc)
+        if "less than expected" in text or "truncated" in text.lower():
+            raise _truncated(file.name, "pixel data shorter than Rows x Columns") from exc
+        syntax = getattr(meta.TransferSyntaxUID, "name", meta.TransferSyntaxUID)
+        raise DicomFileError(
+            f"Could not decode the pixel data of '{file.name}' (transfer syntax {syntax}): {text[:200]}",
+            code="undecodable_pixels",
+            file=file.name,
+        ) from exc
+    return dataset, pixels

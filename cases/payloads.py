@@ -1,0 +1,87 @@
+"""JSON shapes of cases for the API and the pages (plain functions, no logic in serializers)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from cases.models import Case
+from inference.selectors import inference_run_latest, model_segmentation_latest
+
+
+def run_payload(run) -> dict | None:
+    if run is None:
+        return None
+    return {
+        "id": run.pk,
+        "model_version": run.model_version.label,
+        "status": run.status,
+        "progress": run.progress,
+        "message": run.message,
+        "created_at": run.created_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "timings": run.timings,
+        "device": run.device,
+    }
+
+
+def margin_payload(segmentation) -> dict | None:
+    margin = getattr(segmentation, "margin", None) if segmentation else None
+    if margin is None:
+        return None
+    return {
+        "status": margin.status,
+        "closest_margin_mm": margin.closest_margin_mm,
+        "threshold_mm": margin.threshold_mm,
+        "faces": margin.faces,
+        "closest_point": margin.closest_point,
+        "tumour_volume_ml": margin.tumour_volume_ml,
+        "suv_max": margin.suv_max,
+        "suv_mean": margin.suv_mean,
+        "model_version": segmentation.model_version.label if segmentation.model_version else None,
+    }
+
+
+def case_summary(case: Case) -> dict:
+    run = inference_run_latest(case=case)
+    segmentation = model_segmentation_latest(case=case)
+    margin = margin_payload(segmentation)
+    return {
+        "code": case.code,
+        "created_at": case.created_at.isoformat(),
+        "source": case.source,
+        "pet_units": case.pet_units,
+        "suv_available": case.suv_factor is not None,
+        "inference": run_payload(run),
+        "margin_status": margin["status"] if margin else None,
+        "closest_margin_mm": margin["closest_margin_mm"] if margin else None,
+        "url": reverse("api-case-detail", kwargs={"code": case.code}),
+    }
+
+
+def case_detail(case: Case, *, can_see_model: bool = True) -> dict:
+    base = reverse("api-case-detail", kwargs={"code": case.code})
+    segmentation = model_segmentation_latest(case=case) if can_see_model else None
+    volumes = {kind: f"{base}volumes/{kind}/" for kind in case.volumes.values_list("kind", flat=True)}
+    volumes["model_mask"] = f"{base}volumes/model_mask/" if segmentation else None
+    volumes["uncertainty"] = f"{base}volumes/uncertainty/" if segmentation else None
+    run = inference_run_latest(case=case) if can_see_model else None
+    return {
+        "code": case.code,
+        "created_at": case.created_at.isoformat(),
+        "source": case.source,
+        "metadata": case.metadata,
+        "ct_acquired": case.ct_acquired,
+        "pet_acquired": case.pet_acquired,
+        "working_grid": case.working_grid,
+        "pet_units": case.pet_units,
+        "suv_factor": case.suv_factor,
+        "suv_unavailable_reason": case.suv_unavailable_reason or None,
+        "warnings": case.warnings,
+        "volumes": volumes,
+        "model": run_payload(run),
+        "margin": margin_payload(segmentation),
+        "exports": {
+            "dicom_seg": f"{base}results/seg/" if segmentation else None,
+            "nifti": f"{base}results/nifti/" if segmentation else None,
+        },
+    }

@@ -1,0 +1,149 @@
+"""Writes for cases: importing DICOM studies as de-identified cases."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from audit.services import audit_record
+from cases.imaging.errors import IngestError
+from cases.imaging.study import LoadedStudy, load_studies
+from cases.models import Case, CaseVolume, SourceHeaders
+from cases.volume_store import store_array, store_bytes
+from inference.engine.margins import specimen_mask_from_ct
+from petctweb.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I confusion when read aloud
+
+
+@dataclass(frozen=True)
+class ImportedCase:
+    case: Case
+    study: LoadedStudy
+
+
+def _new_case_code() -> str:
+    return "PC-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+
+
+def _headers_json(study: LoadedStudy) -> str:
+    return json.dumps([dataset.to_json_dict() for dataset in study.source_ct_datasets])
+
+
+def _store_case_files(*, study: LoadedStudy, code: str, written: list[str]) -> dict[str, tuple]:
+    ct = np.clip(np.rint(study.ct_working.array), -32768, 32767).astype(np.int16)
+    pet = study.pet_working.array.astype(np.float32)
+    specimen = specimen_mask_from_ct(ct_hu=ct, spacing=study.ct_working.grid.spacing).astype(np.uint8)
+    stored = {}
+    for kind, array in ((CaseVolume.Kind.CT, ct), (CaseVolume.Kind.PET, pet), (CaseVolume.Kind.SPECIMEN, specimen)):
+        name, sha, size = store_array(array=array, name=f"volumes/{code}/{kind}.raw.gz")
+        written.append(name)
+        stored[kind] = (name, str(array.dtype), list(array.shape), sha, size)
+    headers_name = store_bytes(payload=gzip.compress(_headers_json(study).encode(), mtime=0), name=f"headers/{code}/ct.json.gz")
+    written.append(headers_name)
+    stored["headers"] = headers_name
+    return stored
+
+
+def _discard_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not remove %s after a failed import", name)
+
+
+def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
+    if Case.objects.filter(study_key=study.study_key).exists():
+        existing = Case.objects.get(study_key=study.study_key)
+        raise DomainError(f"this study was already imported as case {existing.code}", code="duplicate_study", http_status=409)
+    code = _new_case_code()
+    written: list[str] = []
+    try:
+        stored = _store_case_files(study=study, code=code, written=written)
+        with transaction.atomic():
+            case = Case.objects.create(
+                code=code,
+                patient_key=study.patient_key,
+                study_key=study.study_key,
+                source=source,
+                created_by=user if user is not None and user.is_authenticated else None,
+                metadata=study.metadata,
+                ct_acquired=study.ct_acquired.to_dict(),
+                pet_acquired=study.pet_acquired.to_dict(),
+                working_grid=study.ct_working.grid.to_dict(),
+                pet_units=study.pet_units,
+                suv_factor=study.suv.factor,
+                suv_unavailable_reason=study.suv.reason or "",
+                warnings=list(study.warnings),
+            )
+            for kind in (CaseVolume.Kind.CT, CaseVolume.Kind.PET, CaseVolume.Kind.SPECIMEN):
+                name, dtype, shape, sha, size = stored[kind]
+                CaseVolume.objects.create(case=case, kind=kind, file=name, dtype=dtype, shape=shape, sha256=sha, size_bytes=size)
+            SourceHeaders.objects.create(case=case, ct_headers=stored["headers"])
+            audit_record(actor=user, action="case.import", object_type="case", object_id=case.pk, case_code=code,
+                         detail={"source": source, "warnings": list(study.warnings)})
+    except IntegrityError as exc:
+        _discard_files(written)
+        raise DomainError("this study was imported concurrently; try again", code="duplicate_study", http_status=409) from exc
+    except BaseException:
+        _discard_files(written)
+        raise
+    return case
+
+
+def case_import(*, path: Path, source: str, user=None) -> list[ImportedCase]:
+    """Import every PET/CT study found under ``path`` (file, .zip or folder tree).
+
+    All studies are read and validated before anything is stored, so a bad file anywhere stores
+    nothing. Inference is requested for each new case when automatic inference is on.
+    """
+    try:
+        studies = load_studies(
+            path=Path(path),
+            working_spacing_mm=settings.PETCTWEB_WORKING_SPACING_MM,
+            deid_secret=settings.PETCTWEB_DEID_SECRET,
+        )
+    except IngestError as exc:
+        raise DomainError(str(exc), code=getattr(exc, "code", "invalid_dicom")) from exc
+    duplicates = [s for s in studies if Case.objects.filter(study_key=s.study_key).exists()]
+    if duplicates:
+        codes = ", ".join(Case.objects.filter(study_key__in=[s.study_key for s in duplicates]).values_list("code", flat=True))
+        raise DomainError(f"already imported as case(s) {codes}; nothing was stored", code="duplicate_study", http_status=409)
+    imported: list[ImportedCase] = []
+    created: list[Case] = []
+    try:
+        for study in studies:
+            case = _create_case(study=study, source=source, user=user)
+            created.append(case)
+            imported.append(ImportedCase(case=case, study=study))
+    except BaseException:
+        # Keep "nothing stored half-way" across several studies in one import.
+        for case in created:
+            case_delete(case=case)
+        raise
+    if settings.PETCTWEB_AUTO_INFERENCE:
+        from inference.services import inference_run_request_default
+
+        for item in imported:
+            inference_run_request_default(case=item.case, user=user)
+    return imported
+
+
+def case_delete(*, case: Case) -> None:
+    names = [v.file.name for v in case.volumes.all()]
+    if hasattr(case, "source_headers"):
+        names.append(case.source_headers.ct_headers.name)
+    case.delete()
+    _discard_files(names)

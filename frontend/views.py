@@ -1,0 +1,52 @@
+"""Server-rendered pages; data comes from the same selectors as the API."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import render
+
+from audit.services import audit_record
+from cases.payloads import case_detail, case_summary
+from cases.selectors import case_get_for_user, case_list
+from petctweb.errors import DomainError
+from petctweb.roles import is_study_admin, primary_role
+
+
+@login_required
+def case_list_page(request):
+    cases = [case_summary(case) for case in case_list(user=request.user)]
+    return render(request, "frontend/case_list.html", {
+        "cases": cases, "can_upload": is_study_admin(request.user), "role": primary_role(request.user),
+    })
+
+
+@login_required
+def upload_page(request):
+    if not is_study_admin(request.user):
+        raise PermissionDenied("Only study administrators may upload cases.")
+    return render(request, "frontend/upload.html", {"role": primary_role(request.user)})
+
+
+@login_required
+def case_page(request, code: str):
+    try:
+        case = case_get_for_user(code=code, user=request.user)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    audit_record(actor=request.user, action="case.view", object_type="case", object_id=case.pk, case_code=case.code)
+    detail = case_detail(case)
+    config = {
+        "caseCode": case.code,
+        "apiBase": f"/api/cases/{case.code}/",
+        "user": {"username": request.user.get_username(), "role": primary_role(request.user)},
+        "canSeeModel": True,
+        "canSeeGroundTruth": False,
+        "canCall": True,
+        "readContext": {"readId": None, "studyId": None},
+    }
+    return render(request, "frontend/case.html", {
+        "case": detail, "viewer_config": config, "role": primary_role(request.user),
+        "can_request": is_study_admin(request.user),
+    })

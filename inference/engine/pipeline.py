@@ -1,0 +1,80 @@
+"""The whole prediction for one case on its working grid: preprocess, ensemble, margins.
+
+Django-free: the Celery task and the ``predict`` command both call ``predict_case``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cases.imaging.volume import Grid
+from inference.engine.margins import analyse_margins, specimen_mask_from_ct
+from inference.engine.preprocess import prepare_channels
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class CasePrediction:
+    mask: np.ndarray  # uint8 (Z, Y, X) on the working grid
+    probability: np.ndarray  # float32 ensemble mean
+    uncertainty: np.ndarray  # float32 spread across folds
+    specimen_mask: np.ndarray  # uint8
+    margin: dict  # MarginResult.to_dict()
+    pet_mode: str  # "suv" or "uptake_ratio"
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def predict_case(
+    *,
+    ct_hu: np.ndarray,
+    pet: np.ndarray,
+    suv_factor: float | None,
+    grid: Grid,
+    predictor,
+    threshold_mm: float,
+    specimen_mask: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> CasePrediction:
+    """Segment the tumour with the ensemble and call margin status at ``threshold_mm``."""
+    report = progress or (lambda fraction, message: None)
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    prepared = prepare_channels(ct_hu=ct_hu, pet=pet, suv_factor=suv_factor, config=predictor.config.preprocess)
+    timings["preprocess_s"] = time.perf_counter() - started
+    report(0.05, "preprocessed")
+
+    started = time.perf_counter()
+    prediction = predictor.predict(
+        channels=prepared.channels, progress=lambda fraction: report(0.05 + 0.85 * fraction, "segmenting")
+    )
+    timings["network_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    if specimen_mask is None:
+        specimen_mask = specimen_mask_from_ct(ct_hu=ct_hu, spacing=grid.spacing)
+    suv = pet.astype(np.float32) * np.float32(suv_factor) if suv_factor is not None else None
+    margin = analyse_margins(
+        tumour_mask=prediction.mask.astype(bool),
+        specimen_mask=specimen_mask.astype(bool),
+        spacing=grid.spacing,
+        grid=grid,
+        threshold_mm=threshold_mm,
+        suv=suv,
+    )
+    timings["margin_s"] = time.perf_counter() - started
+    report(1.0, "done")
+    return CasePrediction(
+        mask=prediction.mask.astype(np.uint8),
+        probability=prediction.probability.astype(np.float32),
+        uncertainty=prediction.uncertainty.astype(np.float32),
+        specimen_mask=specimen_mask.astype(np.uint8),
+        margin=margin.to_dict(),
+        pet_mode=prepared.pet_mode,
+        timings=timings,
+    )

@@ -1,0 +1,231 @@
+"""Writes for inference: requesting runs and executing them idempotently."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from cases.models import Case
+from cases.selectors import case_volume_array
+from cases.volume_store import store_array
+from inference.engine.pipeline import CasePrediction, predict_case
+from inference.engine.weights import ModelFileError
+from inference.models import InferenceRun, MarginResult, ModelVersion, Segmentation
+from inference.registry import predictor_for
+from inference.selectors import model_version_default
+from petctweb.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3  # deliveries of one run before it is declared failed
+
+
+def inference_run_request(
+    *, case: Case, model_version: ModelVersion, user=None, threshold_mm: float | None = None
+) -> InferenceRun:
+    """Queue a run, or return the active one for this case and model (never two at once)."""
+    threshold = settings.PETCTWEB_MARGIN_THRESHOLD_MM if threshold_mm is None else float(threshold_mm)
+    if threshold < 0:
+        raise DomainError("margin threshold must be 0 mm or more", code="invalid_threshold")
+    active = InferenceRun.objects.filter(case=case, model_version=model_version, status__in=["queued", "running"])
+    existing = active.first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            run = InferenceRun.objects.create(
+                case=case, model_version=model_version, requested_by=user, threshold_mm=threshold
+            )
+            audit_record(actor=user, action="inference.request", object_type="inference_run", object_id=run.pk,
+                         case_code=case.code, detail={"model": model_version.label})
+            transaction.on_commit(lambda: _enqueue(run.pk))
+    except IntegrityError:
+        return active.get()
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from inference.tasks import run_inference
+
+    run_inference.delay(run_id)
+
+
+def inference_run_request_default(*, case: Case, user=None) -> InferenceRun | None:
+    model_version = model_version_default()
+    if model_version is None:
+        logger.info("no default model registered; case %s waits for one", case.code)
+        return None
+    return inference_run_request(case=case, model_version=model_version, user=user)
+
+
+def _set_progress(run_id: int, fraction: float, message: str) -> None:
+    InferenceRun.objects.filter(pk=run_id, status=InferenceRun.Status.RUNNING).update(
+        progress=round(100.0 * max(0.0, min(1.0, fraction)), 1), message=message
+    )
+
+
+def _claim(run_id: int) -> InferenceRun | None:
+    """Lock the run and mark it running; None when there is nothing to do."""
+    with transaction.atomic():
+        run = InferenceRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status in (InferenceRun.Status.DONE, InferenceRun.Status.FAILED):
+            return None
+        # A run found "running" was re-delivered after its worker died: start it again.
+        if run.attempts >= MAX_ATTEMPTS:
+            run.status = InferenceRun.Status.FAILED
+            run.message = f"gave up after {run.attempts} attempts: the worker stopped each time (killed or out of memory)"
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "message", "finished_at"])
+            return None
+        run.status = InferenceRun.Status.RUNNING
+        run.attempts += 1
+        run.progress = 0.0
+        run.message = "starting"
+        run.worker = socket.gethostname()
+        run.started_at = timezone.now()
+        run.save(update_fields=["status", "attempts", "progress", "message", "worker", "started_at"])
+        return run
+
+
+def _fail(run_id: int, message: str) -> None:
+    InferenceRun.objects.filter(pk=run_id).exclude(status=InferenceRun.Status.DONE).update(
+        status=InferenceRun.Status.FAILED, message=message, finished_at=timezone.now()
+    )
+
+
+def _predict(run: InferenceRun, device: str) -> CasePrediction:
+    case = run.case
+    try:
+        ct = case_volume_array(case=case, kind="ct")
+        pet = case_volume_array(case=case, kind="pet")
+    except (DomainError, OSError, ValueError) as exc:
+        raise DomainError(f"case {case.code} has no usable CT/PET volumes: {exc}", code="unusable_case") from exc
+    specimen = case_volume_array(case=case, kind="specimen") if case.volumes.filter(kind="specimen").exists() else None
+    predictor = predictor_for(model_version=run.model_version, device=device)
+    return predict_case(
+        ct_hu=ct,
+        pet=pet,
+        suv_factor=case.suv_factor,
+        grid=case.grid,
+        predictor=predictor,
+        threshold_mm=run.threshold_mm,
+        specimen_mask=specimen,
+        progress=lambda fraction, message: _set_progress(run.pk, fraction, message),
+    )
+
+
+def _store_result(run: InferenceRun, result: CasePrediction, device: str) -> bool:
+    """Write files, then the rows in one transaction; False when another delivery got there first."""
+    prefix = f"masks/{run.case.code}/model-run{run.pk}-attempt{run.attempts}"
+    written = []
+    mask_name, _, _ = store_array(array=result.mask, name=f"{prefix}-mask.raw.gz")
+    written.append(mask_name)
+    uncertainty_name, _, _ = store_array(array=result.uncertainty.astype(np.float16), name=f"{prefix}-uncertainty.raw.gz")
+    written.append(uncertainty_name)
+    probability_name, _, _ = store_array(array=result.probability.astype(np.float16), name=f"{prefix}-probability.raw.gz")
+    written.append(probability_name)
+    try:
+        with transaction.atomic():
+            locked = InferenceRun.objects.select_for_update().get(pk=run.pk)
+            if locked.status != InferenceRun.Status.RUNNING or locked.attempts != run.attempts:
+                raise _Superseded
+            if Segmentation.objects.filter(inference_run=locked).exists():
+                raise _Superseded
+            segmentation = Segmentation.objects.create(
+                case=run.case,
+                source=Segmentation.Source.MODEL,
+                model_version=run.model_version,
+                inference_run=locked,
+                mask_file=mask_name,
+                uncertainty_file=uncertainty_name,
+                probability_file=probability_name,
+                voxel_count=int(result.mask.sum()),
+            )
+            margin = result.margin
+            MarginResult.objects.create(
+                segmentation=segmentation,
+                threshold_mm=run.threshold_mm,
+                status=margin["status"],
+                closest_margin_mm=margin.get("closest_margin_mm"),
+                faces=margin.get("faces") or {},
+                per_slice=margin.get("per_slice") or [],
+                closest_point=margin.get("closest_point"),
+                tumour_volume_ml=margin.get("tumour_volume_ml"),
+                suv_max=margin.get("suv_max"),
+                suv_mean=margin.get("suv_mean"),
+                detail=margin,
+            )
+            locked.status = InferenceRun.Status.DONE
+            locked.progress = 100.0
+            locked.message = f"margin {margin['status']}"
+            locked.device = device
+            locked.timings = {k: round(v, 4) for k, v in result.timings.items()}
+            locked.finished_at = timezone.now()
+            locked.save(update_fields=["status", "progress", "message", "device", "timings", "finished_at"])
+        return True
+    except _Superseded:
+        from django.core.files.storage import default_storage
+
+        for name in written:
+            default_storage.delete(name)
+        return False
+
+
+class _Superseded(Exception):
+    """Another delivery of the same run already stored its result."""
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise DomainError("CUDA was requested but no GPU is available on this worker", code="no_cuda")
+    return requested
+
+
+def inference_run_execute(*, run_id: int, device: str | None = None) -> str:
+    """Run (or re-run after a worker death) one inference; safe to call twice for the same id."""
+    run = _claim(run_id)
+    if run is None:
+        return "nothing to do"
+    try:
+        resolved = resolve_device(device or settings.PETCTWEB_INFERENCE_DEVICE)
+        result = _predict(run, resolved)
+        stored = _store_result(run, result, resolved)
+    except DomainError as exc:
+        _fail(run_id, exc.message)
+        return "failed"
+    except ModelFileError as exc:
+        _fail(run_id, f"model files unusable: {exc}")
+        return "failed"
+    except MemoryError:
+        _fail(run_id, "out of memory while processing this case")
+        return "failed"
+    except Exception as exc:  # a readable status beats a run stuck in "running"
+        logger.exception("inference run %s failed", run_id)
+        _fail(run_id, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    return "done" if stored else "nothing to do"
+
+
+def inference_runs_requeue_stale(*, older_than: timedelta) -> list[int]:
+    """Re-enqueue runs whose worker vanished without the broker redelivering (e.g. host lost)."""
+    cutoff = timezone.now() - older_than
+    stale = list(
+        InferenceRun.objects.filter(status=InferenceRun.Status.RUNNING, started_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    queued = list(
+        InferenceRun.objects.filter(status=InferenceRun.Status.QUEUED, created_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    for run_id in stale + queued:
+        _enqueue(run_id)
+    return stale + queued

@@ -1,0 +1,319 @@
+"""Chance-corrected agreement: Cohen's kappa (two raters) and Fleiss' kappa (many raters).
+
+Cohen's kappa (unweighted, any number of categories):
+
+- kappa = (p_o - p_e) / (1 - p_e) from the rater-by-rater contingency table;
+- ``se``: asymptotic SE under the alternative, Fleiss, Cohen & Everitt (1969), as in SAS PROC FREQ
+  ("ASE") and ``statsmodels.stats.inter_rater.cohens_kappa`` (``std_kappa``); the 95% CI is the
+  Wald interval kappa +/- 1.96 se, clipped to [-1, 1];
+- ``se0``: SE under H0 kappa = 0 (``std_kappa0``), used for the z test and two-sided p.
+
+Fleiss' kappa (1971; every subject rated by the same number of raters):
+
+- ``se``: the SE under H0 kappa = 0 of Fleiss, Nee & Landis (1979), as in R ``irr::kappam.fleiss``;
+  z = kappa / se with two-sided p; ``ci95``: kappa +/- 1.96 se (the asymptotic interval that R
+  ``DescTools::KappaM`` reports, clipped to [-1, 1]). Because that SE assumes kappa = 0, a
+  percentile bootstrap over subjects (seeded) is reported as well (``ci95_bootstrap``).
+
+Kappa is undefined when chance agreement is 1 (every rating in one and the same category):
+that case, and no subjects, return :class:`~studies.stats.results.NotComputable`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .results import NotComputable
+
+_Z95 = float(stats.norm.ppf(0.975))
+
+
+def _clip(x: float) -> float:
+    return max(-1.0, min(1.0, x))
+
+
+def _categories(values: Sequence[Hashable], categories: Sequence[Hashable] | None) -> list[Hashable]:
+    if categories is None:
+        # Stable, readable order: sorted by string form.
+        return sorted(set(values), key=str)
+    unknown = set(values) - set(categories)
+    if unknown:
+        raise ValueError(f"ratings outside the given categories: {sorted(map(str, unknown))}")
+    return list(categories)
+
+
+@dataclass(frozen=True)
+class CohenKappa:
+    """Cohen's kappa with asymptotic SEs, 95% CI and the test of kappa = 0."""
+
+    kappa: float
+    se: float
+    se0: float
+    ci_low: float
+    ci_high: float
+    z: float
+    p_value: float
+    n: int
+    observed_agreement: float
+    expected_agreement: float
+    categories: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kappa": self.kappa,
+            "se": self.se,
+            "se0": self.se0,
+            "ci95": [self.ci_low, self.ci_high],
+            "z": self.z,
+            "p": self.p_value,
+            "n": self.n,
+            "observed_agreement": self.observed_agreement,
+            "expected_agreement": self.expected_agreement,
+            "categories": list(self.categories),
+            "method": "Cohen's kappa, asymptotic SE (Fleiss, Cohen & Everitt 1969)",
+        }
+
+
+def cohens_kappa_from_table(
+    *, table: Sequence[Sequence[float]], categories: Sequence[str] | None = None
+) -> CohenKappa | NotComputable:
+    """Cohen's kappa from a square table (rows: rater A, columns: rater B)."""
+    t = np.asarray(table, dtype=float)
+    if t.ndim != 2 or t.shape[0] != t.shape[1]:
+        raise ValueError(f"the table must be square, got shape {t.shape}")
+    if (t < 0).any():
+        raise ValueError("the table has negative counts")
+    n = float(t.sum())
+    if n == 0:
+        return NotComputable(reason="no rated cases")
+    p = t / n
+    row, col = p.sum(axis=1), p.sum(axis=0)
+    p_o = float(np.trace(p))
+    p_e = float(row @ col)
+    if 1.0 - p_e <= 1e-12:
+        return NotComputable(reason="both raters used one and the same category for every case: kappa is undefined")
+    kappa = (p_o - p_e) / (1 - p_e)
+    # Fleiss, Cohen & Everitt (1969): variance under the alternative.
+    term_a = float((np.diag(p) * (1 - (row + col) * (1 - kappa)) ** 2).sum())
+    off = p * (col[:, None] + row[None, :]) ** 2
+    np.fill_diagonal(off, 0.0)
+    term_b = (1 - kappa) ** 2 * float(off.sum())
+    term_c = (kappa - p_e * (1 - kappa)) ** 2
+    var = max(0.0, (term_a + term_b - term_c) / ((1 - p_e) ** 2 * n))
+    # ... and under H0 kappa = 0.
+    var0 = max(0.0, (p_e + p_e**2 - float((row * col * (row + col)).sum())) / ((1 - p_e) ** 2 * n))
+    se, se0 = math.sqrt(var), math.sqrt(var0)
+    z = kappa / se0 if se0 > 0 else math.copysign(math.inf, kappa) if kappa else 0.0
+    p_value = float(2 * stats.norm.sf(abs(z)))
+    cats = tuple(categories) if categories is not None else tuple(str(i) for i in range(t.shape[0]))
+    return CohenKappa(
+        kappa=kappa,
+        se=se,
+        se0=se0,
+        ci_low=_clip(kappa - _Z95 * se),
+        ci_high=_clip(kappa + _Z95 * se),
+        z=z,
+        p_value=p_value,
+        n=int(round(n)),
+        observed_agreement=p_o,
+        expected_agreement=p_e,
+        categories=cats,
+    )
+
+
+def contingency_table(
+    *, calls_a: Sequence[Hashable], calls_b: Sequence[Hashable], categories: Sequence[Hashable] | None = None
+) -> tuple[np.ndarray, list[Hashable]]:
+    """Square rater-A x rater-B count table and its category order."""
+    if len(calls_a) != len(calls_b):
+        raise ValueError(f"rater A has {len(calls_a)} calls but rater B has {len(calls_b)}")
+    cats = _categories(list(calls_a) + list(calls_b), categories)
+    index = {c: i for i, c in enumerate(cats)}
+    table = np.zeros((len(cats), len(cats)))
+    for a, b in zip(calls_a, calls_b, strict=True):
+        table[index[a], index[b]] += 1
+    return table, cats
+
+
+def cohens_kappa(
+    *, calls_a: Sequence[Hashable], calls_b: Sequence[Hashable], categories: Sequence[Hashable] | None = None
+) -> CohenKappa | NotComputable:
+    """Cohen's kappa between two raters' paired calls (labels of any hashable type)."""
+    table, cats = contingency_table(calls_a=calls_a, calls_b=calls_b, categories=categories)
+    return cohens_kappa_from_table(table=table, categories=[str(c) for c in cats])
+
+
+@dataclass(frozen=True)
+class KappaMatrix:
+    """Pairwise Cohen's kappa between named raters."""
+
+    raters: tuple[str, ...]
+    pairs: dict[tuple[str, str], CohenKappa | NotComputable]
+
+    def get(self, a: str, b: str) -> CohenKappa | NotComputable:
+        return self.pairs[(a, b)] if (a, b) in self.pairs else self.pairs[(b, a)]
+
+    def to_dict(self) -> dict[str, Any]:
+        def value(a: str, b: str) -> float | None:
+            if a == b:
+                return 1.0
+            k = self.get(a, b)
+            return None if isinstance(k, NotComputable) else k.kappa
+
+        return {
+            "raters": list(self.raters),
+            "matrix": [[value(a, b) for b in self.raters] for a in self.raters],
+            "pairs": [{"a": a, "b": b, **k.to_dict()} for (a, b), k in self.pairs.items()],
+        }
+
+
+def kappa_matrix(
+    *, calls_by_rater: Mapping[str, Sequence[Hashable]], categories: Sequence[Hashable] | None = None
+) -> KappaMatrix:
+    """Cohen's kappa for every pair of raters; the matrix diagonal is 1 and undefined pairs are null."""
+    names = list(calls_by_rater)
+    # One shared category set so every pair is judged on the same scale.
+    cats = _categories([c for calls in calls_by_rater.values() for c in calls], categories)
+    pairs = {
+        (a, b): cohens_kappa(calls_a=calls_by_rater[a], calls_b=calls_by_rater[b], categories=cats)
+        for a, b in itertools.combinations(names, 2)
+    }
+    return KappaMatrix(raters=tuple(names), pairs=pairs)
+
+
+@dataclass(frozen=True)
+class FleissKappa:
+    """Fleiss' kappa with the Fleiss-Nee-Landis SE (under H0), z test and CIs."""
+
+    kappa: float
+    se: float
+    z: float
+    p_value: float
+    ci_low: float
+    ci_high: float
+    ci_bootstrap: tuple[float, float] | NotComputable
+    n_subjects: int
+    n_raters: int
+    categories: tuple[str, ...]
+    n_bootstrap: int
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        boot = self.ci_bootstrap
+        return {
+            "kappa": self.kappa,
+            "se": self.se,
+            "z": self.z,
+            "p": self.p_value,
+            "ci95": [self.ci_low, self.ci_high],
+            "ci95_bootstrap": boot.to_dict() if isinstance(boot, NotComputable) else list(boot),
+            "n_subjects": self.n_subjects,
+            "n_raters": self.n_raters,
+            "categories": list(self.categories),
+            "bootstrap": {"n_bootstrap": self.n_bootstrap, "seed": self.seed},
+            "method": "Fleiss' kappa; SE under H0 (Fleiss, Nee & Landis 1979); bootstrap over subjects",
+        }
+
+
+def _fleiss_core(table: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kappa and 1 - P_e for tables (..., subjects, categories) with m raters per subject."""
+    n_sub = table.shape[-2]
+    p_bar = (((table**2).sum(axis=-1) - m) / (m * (m - 1))).mean(axis=-1)
+    p_j = table.sum(axis=-2) / (n_sub * m)
+    one_minus_pe = 1.0 - (p_j**2).sum(axis=-1)
+    # Undefined resamples (1 - P_e = 0) are filtered by the caller.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = (p_bar - (1 - one_minus_pe)) / one_minus_pe
+    return kappa, one_minus_pe
+
+
+def fleiss_kappa_from_table(
+    *,
+    table: Sequence[Sequence[float]],
+    categories: Sequence[str] | None = None,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+) -> FleissKappa | NotComputable:
+    """Fleiss' kappa from a subjects x categories table of counts (same rater count per subject)."""
+    t = np.asarray(table, dtype=float)
+    if t.ndim != 2:
+        raise ValueError("the table must be subjects x categories")
+    n_sub = t.shape[0]
+    if n_sub == 0:
+        return NotComputable(reason="no rated subjects")
+    per = t.sum(axis=1)
+    if not np.all(per == per[0]):
+        raise ValueError("every subject must be rated by the same number of raters")
+    m = int(per[0])
+    if m < 2:
+        return NotComputable(reason="Fleiss' kappa needs at least two raters per subject")
+    kappa_arr, one_minus_pe_arr = _fleiss_core(t, m)
+    one_minus_pe = float(one_minus_pe_arr)
+    if one_minus_pe <= 1e-12:
+        return NotComputable(reason="every rating is in one and the same category: kappa is undefined")
+    kappa = float(kappa_arr)
+    p_j = t.sum(axis=0) / (n_sub * m)
+    pq = p_j * (1 - p_j)
+    s = float(pq.sum())
+    var0 = 2.0 / (s**2 * n_sub * m * (m - 1)) * (s**2 - float((pq * ((1 - p_j) - p_j)).sum()))
+    se = math.sqrt(max(var0, 0.0))
+    z = kappa / se if se > 0 else 0.0
+    # Percentile bootstrap over subjects, vectorised.
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n_sub, size=(n_bootstrap, n_sub))
+    kb, omb = _fleiss_core(t[idx], m)
+    ok = omb > 1e-12
+    boot: tuple[float, float] | NotComputable
+    if ok.sum() < 2:
+        boot = NotComputable(reason="kappa is undefined in (almost) every bootstrap resample")
+    else:
+        lo, hi = np.quantile(kb[ok], [0.025, 0.975])
+        boot = (float(lo), float(hi))
+    cats = tuple(categories) if categories is not None else tuple(str(i) for i in range(t.shape[1]))
+    return FleissKappa(
+        kappa=kappa,
+        se=se,
+        z=z,
+        p_value=float(2 * stats.norm.sf(abs(z))),
+        ci_low=_clip(kappa - _Z95 * se),
+        ci_high=_clip(kappa + _Z95 * se),
+        ci_bootstrap=boot,
+        n_subjects=n_sub,
+        n_raters=m,
+        categories=cats,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+
+
+def fleiss_kappa(
+    *,
+    calls_by_rater: Mapping[str, Sequence[Hashable]],
+    categories: Sequence[Hashable] | None = None,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+) -> FleissKappa | NotComputable:
+    """Fleiss' kappa across raters; every rater must have rated every subject (aligned sequences)."""
+    names = list(calls_by_rater)
+    if len(names) < 2:
+        return NotComputable(reason="Fleiss' kappa needs at least two raters")
+    lengths = {len(calls_by_rater[r]) for r in names}
+    if len(lengths) != 1:
+        raise ValueError(f"raters rated different numbers of subjects: {sorted(lengths)}")
+    cats = _categories([c for r in names for c in calls_by_rater[r]], categories)
+    index = {c: i for i, c in enumerate(cats)}
+    n_sub = lengths.pop()
+    table = np.zeros((n_sub, len(cats)))
+    for r in names:
+        for i, c in enumerate(calls_by_rater[r]):
+            table[i, index[c]] += 1
+    return fleiss_kappa_from_table(
+        table=table, categories=[str(c) for c in cats], n_bootstrap=n_bootstrap, seed=seed
+    )

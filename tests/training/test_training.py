@@ -1,0 +1,88 @@
+"""End-to-end: a tiny 2-fold ensemble trains, reports, and writes a loadable bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from inference.engine.network import build_network
+from inference.engine.weights import read_bundle
+from tests.training.synthetic import synthetic_case
+from training.loop.data import build_slice_set
+from training.loop.ensemble import train_ensemble
+from training.loop.folds import assign_folds, fold_indices
+from training.loop.loop import TrainSettings, train_fold
+
+
+@pytest.mark.slow
+def test_tiny_ensemble_end_to_end(tiny_config, tiny_cases, tmp_path: Path) -> None:
+    messages = []
+    test_cases = [synthetic_case(case_id=f"t{i}", patient_id=f"tp{i}", seed=50 + i) for i in range(2)]
+    result = train_ensemble(
+        cases=tiny_cases,
+        config=tiny_config,
+        folds=2,
+        epochs=2,
+        batch_size=4,
+        lr=3e-3,
+        seed=0,
+        device="cpu",
+        test_cases=test_cases,
+        out_dir=tmp_path / "model",
+        progress=lambda f, m: messages.append((f, m)),
+        slice_size=32,
+        show_progress=False,
+    )
+    assert len(result.fold_state_dicts) == 2
+    for state_dict in result.fold_state_dicts:
+        build_network(tiny_config.network).load_state_dict(state_dict, strict=True)
+    assert 0.0 <= result.cv_dice_mean <= 1.0 and result.cv_images > 0
+    assert result.throughput_slices_per_s > 0
+    assert result.test_metrics is not None and len(result.test_metrics.cases) == 2
+
+    report = json.loads(result.report_json.read_text())
+    assert {
+        "config",
+        "training",
+        "folds",
+        "cross_validation",
+        "test",
+        "throughput_slices_per_s",
+        "timings",
+        "bundle",
+    } <= set(report)
+    assert {"dice_mean", "dice_sd", "images"} <= set(report["cross_validation"])
+    assert {"sensitivity", "specificity", "f1", "dice_mean", "cases"} <= set(report["test"])
+    assert len(report["folds"][0]["history"]) == 2
+    assert result.report_png.stat().st_size > 1000
+
+    bundle = read_bundle(tmp_path / "model")
+    assert len(bundle.state_dicts) == 2 and bundle.config == tiny_config
+    assert bundle.metrics["cv_dice_mean"] == pytest.approx(result.cv_dice_mean)
+
+    fractions = [f for f, _ in messages]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def _first_epoch(config, cases, seed: int):
+    slices = build_slice_set(cases=cases, config=config, slice_size=32, seed=seed)
+    folds = assign_folds(slice_counts=slices.slice_counts(), folds=2, seed=seed)
+    train, val = fold_indices(patient_ids=slices.patient_ids, fold_patients=folds, fold=0)
+    result = train_fold(
+        train=slices.subset(train),
+        val=slices.subset(val),
+        config=config,
+        settings=TrainSettings(epochs=1, batch_size=4, seed=seed, device="cpu", show_progress=False),
+    )
+    return result
+
+
+def test_same_seed_same_first_epoch(tiny_config, tiny_cases) -> None:
+    first = _first_epoch(tiny_config, tiny_cases[:4], seed=11)
+    second = _first_epoch(tiny_config, tiny_cases[:4], seed=11)
+    assert first.metrics.history[0].train_loss == second.metrics.history[0].train_loss
+    for name, tensor in first.state_dict.items():
+        assert torch.equal(tensor, second.state_dict[name])
