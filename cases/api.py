@@ -53,8 +53,10 @@ class CaseUploadApi(APIView):
     def post(self, request):
         check_upload_size(content_length=request.META.get("CONTENT_LENGTH"))
         with tempfile.TemporaryDirectory(prefix="petctweb-upload-") as folder:
-            save_uploaded_files(files=request.FILES.getlist("files"), target=Path(folder))
-            imported = case_import(path=Path(folder), source=Case.Source.UPLOAD, user=request.user)
+            saved = save_uploaded_files(files=request.FILES.getlist("files"), target=Path(folder))
+            # A single file may be a .zip: import it as such rather than as one file of a folder.
+            source_path = saved[0] if len(saved) == 1 else Path(folder)
+            imported = case_import(path=source_path, source=Case.Source.UPLOAD, user=request.user)
         return Response(
             {"cases": [case_summary(item.case) for item in imported]}, status=status.HTTP_201_CREATED
         )

@@ -65,18 +65,22 @@ def _discard_files(names: list[str]) -> None:
 
 
 def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
-    if Case.objects.filter(study_key=study.study_key).exists():
-        existing = Case.objects.get(study_key=study.study_key)
+    if Case.objects.filter(study_key=study.study_uid).exists():
+        existing = Case.objects.get(study_key=study.study_uid)
         raise DomainError(f"this study was already imported as case {existing.code}", code="duplicate_study", http_status=409)
-    code = _new_case_code()
+    code = study.case_code
+    suffix = 2
+    while Case.objects.filter(code=code).exists():  # a second study of the same patient
+        code = f"{study.case_code}-{suffix}"
+        suffix += 1
     written: list[str] = []
     try:
         stored = _store_case_files(study=study, code=code, written=written)
         with transaction.atomic():
             case = Case.objects.create(
                 code=code,
-                patient_key=study.patient_key,
-                study_key=study.study_key,
+                patient_key=study.patient_key or "",
+                study_key=study.study_uid,
                 source=source,
                 created_by=user if user is not None and user.is_authenticated else None,
                 metadata=study.metadata,
@@ -114,12 +118,13 @@ def case_import(*, path: Path, source: str, user=None) -> list[ImportedCase]:
             path=Path(path),
             working_spacing_mm=settings.PETCTWEB_WORKING_SPACING_MM,
             deid_secret=settings.PETCTWEB_DEID_SECRET,
+            case_code=lambda _patient_key: _new_case_code(),
         )
     except IngestError as exc:
         raise DomainError(str(exc), code=getattr(exc, "code", "invalid_dicom")) from exc
-    duplicates = [s for s in studies if Case.objects.filter(study_key=s.study_key).exists()]
+    duplicates = [s for s in studies if Case.objects.filter(study_key=s.study_uid).exists()]
     if duplicates:
-        codes = ", ".join(Case.objects.filter(study_key__in=[s.study_key for s in duplicates]).values_list("code", flat=True))
+        codes = ", ".join(Case.objects.filter(study_key__in=[s.study_uid for s in duplicates]).values_list("code", flat=True))
         raise DomainError(f"already imported as case(s) {codes}; nothing was stored", code="duplicate_study", http_status=409)
     imported: list[ImportedCase] = []
     created: list[Case] = []

@@ -15,7 +15,7 @@ from audit.services import audit_record
 from cases.models import Case
 from cases.selectors import case_volume_array
 from cases.volume_store import store_array
-from inference.engine.pipeline import CasePrediction, predict_case
+from inference.engine.pipeline import CasePrediction, predict_case, summarise_margin
 from inference.engine.weights import ModelFileError
 from inference.models import InferenceRun, MarginResult, ModelVersion, Segmentation
 from inference.registry import predictor_for
@@ -148,23 +148,23 @@ def _store_result(run: InferenceRun, result: CasePrediction, device: str) -> boo
                 probability_file=probability_name,
                 voxel_count=int(result.mask.sum()),
             )
-            margin = result.margin
+            summary = summarise_margin(result.margin)
             MarginResult.objects.create(
                 segmentation=segmentation,
                 threshold_mm=run.threshold_mm,
-                status=margin["status"],
-                closest_margin_mm=margin.get("closest_margin_mm"),
-                faces=margin.get("faces") or {},
-                per_slice=margin.get("per_slice") or [],
-                closest_point=margin.get("closest_point"),
-                tumour_volume_ml=margin.get("tumour_volume_ml"),
-                suv_max=margin.get("suv_max"),
-                suv_mean=margin.get("suv_mean"),
-                detail=margin,
+                status=summary["status"],
+                closest_margin_mm=summary["closest_margin_mm"],
+                faces=summary["faces"],
+                per_slice=result.margin.get("slices") or [],
+                closest_point=summary["closest_point"],
+                tumour_volume_ml=summary["tumour_volume_ml"],
+                suv_max=summary["suv_max"],
+                suv_mean=summary["suv_mean"],
+                detail={key: value for key, value in result.margin.items() if key != "slices"},
             )
             locked.status = InferenceRun.Status.DONE
             locked.progress = 100.0
-            locked.message = f"margin {margin['status']}"
+            locked.message = f"margin {summary['status']}"
             locked.device = device
             locked.timings = {k: round(v, 4) for k, v in result.timings.items()}
             locked.finished_at = timezone.now()

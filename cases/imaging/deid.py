@@ -20,64 +20,159 @@ import copy
 import hashlib
 import hmac
 from collections.abc import Iterable
+
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
+from pydicom.tag import BaseTag
 
 from .dicomtime import parse_date, shift_date, shift_datetime
 
 MAX_SHIFT_DAYS = 3650
+# DeidentificationMethod is LO (64 characters per value) with VM 1-n: one short value per step.
 METHOD_TEXT = (
-    "petctweb: PS3.15 Annex E basic profile subset; UIDs remapped (keyed hash); dates shifted per patient; "
-    "private tags removed"
+    "petctweb PS3.15 E basic profile subset",
+    "UIDs remapped with keyed hash",
+    "dates shifted per patient",
+    "private tags removed",
 )
 
 # Attributes removed outright (X): identifying free text, addresses, other IDs, staff, site.
 REMOVE = frozenset(
     {
-        "OtherPatientIDs", "OtherPatientIDsSequence", "OtherPatientNames", "PatientBirthTime",
-        "PatientBirthName", "PatientMotherBirthName", "PatientAddress", "PatientTelephoneNumbers",
-        "PatientTelecomInformation", "MilitaryRank", "BranchOfService", "MedicalRecordLocator",
-        "CountryOfResidence", "RegionOfResidence", "Occupation", "PatientReligiousPreference",
-        "PatientComments", "AdditionalPatientHistory", "MedicalAlerts", "Allergies", "LastMenstrualDate",
-        "PatientInsurancePlanCodeSequence", "IssuerOfPatientID", "IssuerOfPatientIDQualifiersSequence",
-        "ResponsiblePerson", "ResponsiblePersonRole", "ResponsibleOrganization", "InstitutionName",
-        "InstitutionAddress", "InstitutionalDepartmentName", "InstitutionalDepartmentTypeCodeSequence",
-        "InstitutionCodeSequence", "StationName", "DeviceSerialNumber", "PhysiciansOfRecord",
-        "PhysiciansOfRecordIdentificationSequence", "PerformingPhysicianName",
-        "PerformingPhysicianIdentificationSequence", "NameOfPhysiciansReadingStudy",
-        "PhysiciansReadingStudyIdentificationSequence", "OperatorsName", "OperatorIdentificationSequence",
-        "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers",
-        "ReferringPhysicianIdentificationSequence", "RequestingPhysician", "RequestingService",
-        "RequestAttributesSequence", "ReferencedPatientSequence", "AdmissionID", "IssuerOfAdmissionIDSequence",
-        "AdmittingDiagnosesDescription", "AdmittingDiagnosesCodeSequence", "CurrentPatientLocation",
-        "PatientInstitutionResidence", "ImageComments", "PerformedProcedureStepID",
-        "PerformedProcedureStepDescription", "RequestedProcedureDescription", "RequestedProcedureID",
-        "ScheduledProcedureStepDescription", "ScheduledProcedureStepID", "ScheduledPerformingPhysicianName",
-        "AcquisitionComments", "FrameComments", "ReasonForStudy", "ReasonForTheRequestedProcedure",
-        "StudyComments", "VisitComments", "ServiceEpisodeID", "ServiceEpisodeDescription",
-        "InterpretationText", "TextComments", "PersonAddress", "PersonTelephoneNumbers", "DeviceUID",
-        "PlacerOrderNumberImagingServiceRequest", "FillerOrderNumberImagingServiceRequest",
-        "ModifiedAttributesSequence", "OriginalAttributesSequence", "DigitalSignaturesSequence",
+        "OtherPatientIDs",
+        "OtherPatientIDsSequence",
+        "OtherPatientNames",
+        "PatientBirthTime",
+        "PatientBirthName",
+        "PatientMotherBirthName",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "PatientTelecomInformation",
+        "MilitaryRank",
+        "BranchOfService",
+        "MedicalRecordLocator",
+        "CountryOfResidence",
+        "RegionOfResidence",
+        "Occupation",
+        "PatientReligiousPreference",
+        "PatientComments",
+        "AdditionalPatientHistory",
+        "MedicalAlerts",
+        "Allergies",
+        "LastMenstrualDate",
+        "PatientInsurancePlanCodeSequence",
+        "IssuerOfPatientID",
+        "IssuerOfPatientIDQualifiersSequence",
+        "ResponsiblePerson",
+        "ResponsiblePersonRole",
+        "ResponsibleOrganization",
+        "InstitutionName",
+        "InstitutionAddress",
+        "InstitutionalDepartmentName",
+        "InstitutionalDepartmentTypeCodeSequence",
+        "InstitutionCodeSequence",
+        "StationName",
+        "DeviceSerialNumber",
+        "PhysiciansOfRecord",
+        "PhysiciansOfRecordIdentificationSequence",
+        "PerformingPhysicianName",
+        "PerformingPhysicianIdentificationSequence",
+        "NameOfPhysiciansReadingStudy",
+        "PhysiciansReadingStudyIdentificationSequence",
+        "OperatorsName",
+        "OperatorIdentificationSequence",
+        "ReferringPhysicianAddress",
+        "ReferringPhysicianTelephoneNumbers",
+        "ReferringPhysicianIdentificationSequence",
+        "RequestingPhysician",
+        "RequestingService",
+        "RequestAttributesSequence",
+        "ReferencedPatientSequence",
+        "AdmissionID",
+        "IssuerOfAdmissionIDSequence",
+        "AdmittingDiagnosesDescription",
+        "AdmittingDiagnosesCodeSequence",
+        "CurrentPatientLocation",
+        "PatientInstitutionResidence",
+        "ImageComments",
+        "PerformedProcedureStepID",
+        "PerformedProcedureStepDescription",
+        "RequestedProcedureDescription",
+        "RequestedProcedureID",
+        "ScheduledProcedureStepDescription",
+        "ScheduledProcedureStepID",
+        "ScheduledPerformingPhysicianName",
+        "AcquisitionComments",
+        "FrameComments",
+        "ReasonForStudy",
+        "ReasonForTheRequestedProcedure",
+        "StudyComments",
+        "VisitComments",
+        "ServiceEpisodeID",
+        "ServiceEpisodeDescription",
+        "InterpretationText",
+        "TextComments",
+        "PersonAddress",
+        "PersonTelephoneNumbers",
+        "DeviceUID",
+        "PlacerOrderNumberImagingServiceRequest",
+        "FillerOrderNumberImagingServiceRequest",
+        "ModifiedAttributesSequence",
+        "OriginalAttributesSequence",
+        "DigitalSignaturesSequence",
     }
 )
 # Attributes kept but emptied (Z): type 2 in the image IODs, so they must stay present.
 EMPTY = frozenset(
-    {"AccessionNumber", "ReferringPhysicianName", "StudyID", "PatientBirthDate", "SpecimenIdentifier",
-     "ContainerIdentifier", "PatientID"}
+    {
+        "AccessionNumber",
+        "ReferringPhysicianName",
+        "StudyID",
+        "PatientBirthDate",
+        "SpecimenIdentifier",
+        "ContainerIdentifier",
+        "PatientID",
+    }
 )
-PATIENT_CHARACTERISTICS = frozenset({"PatientSex", "PatientAge", "PatientWeight", "PatientSize", "EthnicGroup",
-                                     "PatientSexNeutered", "SmokingStatus", "PregnancyStatus"})
+PATIENT_CHARACTERISTICS = frozenset(
+    {
+        "PatientSex",
+        "PatientAge",
+        "PatientWeight",
+        "PatientSize",
+        "EthnicGroup",
+        "PatientSexNeutered",
+        "SmokingStatus",
+        "PregnancyStatus",
+    }
+)
 DESCRIPTIONS = frozenset({"StudyDescription", "SeriesDescription", "ProtocolName"})
 # UIDs that name standard things (classes, syntaxes, coding schemes), never an instance: keep.
 KEEP_UIDS = frozenset(
-    {"SOPClassUID", "MediaStorageSOPClassUID", "TransferSyntaxUID", "ImplementationClassUID",
-     "ReferencedSOPClassUID", "ReferencedSOPClassUIDInFile", "ReferencedTransferSyntaxUIDInFile",
-     "CodingSchemeUID", "ContextGroupExtensionCreatorUID", "MappingResourceUID", "ContextUID",
-     "RelatedGeneralSOPClassUID", "OriginalSpecializedSOPClassUID", "SOPClassesSupported",
-     "PrivateInformationCreatorUID", "TemplateExtensionOrganizationUID", "TemplateExtensionCreatorUID"}
+    {
+        "SOPClassUID",
+        "MediaStorageSOPClassUID",
+        "TransferSyntaxUID",
+        "ImplementationClassUID",
+        "ReferencedSOPClassUID",
+        "ReferencedSOPClassUIDInFile",
+        "ReferencedTransferSyntaxUIDInFile",
+        "CodingSchemeUID",
+        "ContextGroupExtensionCreatorUID",
+        "MappingResourceUID",
+        "ContextUID",
+        "RelatedGeneralSOPClassUID",
+        "OriginalSpecializedSOPClassUID",
+        "SOPClassesSupported",
+        "PrivateInformationCreatorUID",
+        "TemplateExtensionOrganizationUID",
+        "TemplateExtensionCreatorUID",
+    }
 )
 DICOM_ROOT = "1.2.840.10008."
+_ACTION_VRS = frozenset({"SQ", "UI", "DA", "DT"})  # VRs whose values the rules look at
 
 
 def _digest(*, secret: str, purpose: str, value: str) -> bytes:
@@ -102,7 +197,9 @@ def patient_key(*, patient_id: str, secret: str) -> str | None:
 
 def date_offset_days(*, patient_id: str, secret: str) -> int:
     """Days to add to every date of this patient: between -MAX_SHIFT_DAYS and -1 (always into the past)."""
-    seed = int.from_bytes(_digest(secret=secret, purpose="dateshift", value=str(patient_id or "").strip())[:8], "big")
+    seed = int.from_bytes(
+        _digest(secret=secret, purpose="dateshift", value=str(patient_id or "").strip())[:8], "big"
+    )
     return -(1 + seed % MAX_SHIFT_DAYS)
 
 
@@ -127,21 +224,33 @@ def _is_instance_uid(keyword: str, value: object) -> bool:
     return any(v and not str(v).startswith(DICOM_ROOT) for v in values)
 
 
+def _vr(dataset: Dataset, tag: BaseTag) -> str:
+    try:
+        return dictionary_VR(tag)
+    except KeyError:  # unknown public tag: trust what the file says
+        return dataset.get_item(tag).VR or "UN"
+
+
 def _clean(dataset: Dataset, *, secret: str, days: int, drop: frozenset[str], keep_private: bool) -> None:
     """Apply the rules in place, recursing into sequences."""
     for tag in list(dataset.keys()):
-        element = dataset[tag]
-        keyword = element.keyword
-        if element.tag.is_private:
+        if tag.is_private:
             if not keep_private:
                 del dataset[tag]
             continue
+        keyword = keyword_for_tag(tag)
         if keyword in drop:
             del dataset[tag]
-        elif keyword in EMPTY or element.VR == "PN":
+            continue
+        # Decide from the dictionary first: most elements need no action and stay unparsed (fast).
+        vr = _vr(dataset, tag)
+        if keyword in EMPTY or vr == "PN":
             # Every person name, nested ones included; the top-level PatientName/ID are set afterwards.
-            element.value = ""
-        elif element.VR == "SQ":
+            dataset[tag].value = ""
+        elif vr not in _ACTION_VRS:
+            continue
+        element = dataset[tag]
+        if element.VR == "SQ":
             for item in element.value or []:
                 _clean(item, secret=secret, days=days, drop=drop, keep_private=keep_private)
         elif element.VR == "UI" and element.value and _is_instance_uid(keyword, element.value):
@@ -163,10 +272,12 @@ def deidentify_dataset(
     keep_descriptions: bool = True,
     retain_patient_characteristics: bool = True,
     keep_private: bool = False,
+    in_place: bool = False,
 ) -> Dataset:
     """A de-identified deep copy of ``dataset`` (headers; pixel data, if any, is copied untouched).
 
     ``patient_id`` is the original PatientID used for the date shift (defaults to the dataset's own).
+    ``in_place=True`` modifies and returns ``dataset`` itself (saves the copy for large series).
     """
     if not secret:
         raise ValueError("a de-identification secret is required")
@@ -177,7 +288,7 @@ def deidentify_dataset(
         drop |= DESCRIPTIONS
     if not retain_patient_characteristics:
         drop |= PATIENT_CHARACTERISTICS - {"PatientSex"}
-    out = copy.deepcopy(dataset)
+    out = dataset if in_place else copy.deepcopy(dataset)
     _clean(out, secret=secret, days=days, drop=frozenset(drop), keep_private=keep_private)
     if not retain_patient_characteristics and "PatientSex" in out:
         out.PatientSex = ""
@@ -188,7 +299,7 @@ def deidentify_dataset(
     out.PatientID = case_code
     out.PatientIdentityRemoved = "YES"
     out.LongitudinalTemporalInformationModified = "MODIFIED"
-    out.DeidentificationMethod = METHOD_TEXT
+    out.DeidentificationMethod = list(METHOD_TEXT)
     codes = [
         _code("113100", "Basic Application Confidentiality Profile"),
         _code("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
@@ -215,9 +326,21 @@ def _get(dataset: Dataset, keyword: str) -> object:
 
 
 def _series_metadata(header: Dataset, extra: Iterable[str]) -> dict:
-    keywords = ["SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "Modality", "Manufacturer",
-                "ManufacturerModelName", "SoftwareVersions", "FrameOfReferenceUID", "SliceThickness",
-                "ProtocolName", "BodyPartExamined", "ConvolutionKernel", *extra]
+    keywords = [
+        "SeriesInstanceUID",
+        "SeriesNumber",
+        "SeriesDescription",
+        "Modality",
+        "Manufacturer",
+        "ManufacturerModelName",
+        "SoftwareVersions",
+        "FrameOfReferenceUID",
+        "SliceThickness",
+        "ProtocolName",
+        "BodyPartExamined",
+        "ConvolutionKernel",
+        *extra,
+    ]
     return {keyword: _get(header, keyword) for keyword in keywords}
 
 
@@ -252,8 +375,10 @@ def study_metadata(*, ct: Dataset, pet: Dataset) -> dict:
         "Modalities": sorted({str(ct.get("Modality", "")), str(pet.get("Modality", ""))} - {""}),
         "CT": _series_metadata(ct, ["KVP", "XRayTubeCurrent", "Exposure"]),
         "PET": {
-            **_series_metadata(pet, ["Units", "DecayCorrection", "CorrectedImage", "ReconstructionMethod",
-                                     "ActualFrameDuration"]),
+            **_series_metadata(
+                pet,
+                ["Units", "DecayCorrection", "CorrectedImage", "ReconstructionMethod", "ActualFrameDuration"],
+            ),
             **radiopharmaceutical,
         },
         "Deidentification": {
@@ -262,4 +387,3 @@ def study_metadata(*, ct: Dataset, pet: Dataset) -> dict:
             "DatesShifted": True,
         },
     }
-

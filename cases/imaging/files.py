@@ -129,7 +129,9 @@ def _walk_folder(*, root: Path) -> CollectedFiles:
                 continue
             if is_zip(path=full):
                 # Nested archives are not expanded: say so instead of silently ignoring data.
-                collected.warnings.append(f"Skipped archive '{relative}' inside the upload; upload it on its own.")
+                collected.warnings.append(
+                    f"Skipped archive '{relative}' inside the upload; upload it on its own."
+                )
                 continue
             collected.files.append(CandidateFile(path=full, name=relative, size=info.st_size))
     return collected
@@ -204,7 +206,9 @@ def extract_zip(
             relative = info.filename.replace("\\", "/").lstrip("/")
             destination = (root / relative).resolve()
             if not destination.is_relative_to(root):  # belt and braces after _member_problem
-                raise UnsafeZipError(f"Refused zip '{path.name}': member '{info.filename}' escapes the target.")
+                raise UnsafeZipError(
+                    f"Refused zip '{path.name}': member '{info.filename}' escapes the target."
+                )
             if destination.exists():  # two members differing only in case or slashes
                 destination = destination.with_name(f"{destination.name}.{index}")
             destination.parent.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,12 @@ def group_series(*, files: Sequence[DicomFile]) -> list[Series]:
         header = dicom.header
         groups[(str(header.StudyInstanceUID), str(header.SeriesInstanceUID))].append(dicom)
     return [
-        Series(study_uid=study, series_uid=series, modality=str(members[0].header.Modality).upper(), files=members)
+        Series(
+            study_uid=study,
+            series_uid=series,
+            modality=str(members[0].header.Modality).upper(),
+            files=members,
+        )
         for (study, series), members in groups.items()
     ]
 
@@ -121,7 +126,9 @@ def pair_series(*, files: Sequence[DicomFile]) -> PairingResult:
     warnings: list[str] = []
     others = [s for s in series if s.modality not in (CT_MODALITY, PET_MODALITY)]
     if others:
-        warnings.append("Ignored series that are neither CT nor PET: " + ", ".join(s.label() for s in others) + ".")
+        warnings.append(
+            "Ignored series that are neither CT nor PET: " + ", ".join(s.label() for s in others) + "."
+        )
     by_study: dict[str, dict[str, list[Series]]] = defaultdict(lambda: {CT_MODALITY: [], PET_MODALITY: []})
     for item in series:
         if item.modality in (CT_MODALITY, PET_MODALITY):
@@ -171,7 +178,10 @@ def pair_series(*, files: Sequence[DicomFile]) -> PairingResult:
             code="ct_without_pet",
         )
     for pair in pairs:
-        if pair.ct.frame_of_reference_uid and pair.ct.frame_of_reference_uid != pair.pet.frame_of_reference_uid:
+        if (
+            pair.ct.frame_of_reference_uid
+            and pair.ct.frame_of_reference_uid != pair.pet.frame_of_reference_uid
+        ):
             warnings.append(
                 f"{pair.ct.label()} and {pair.pet.label()} have different frames of reference; "
                 "assuming both use the same scanner patient coordinates."

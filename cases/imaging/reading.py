@@ -57,17 +57,23 @@ def _claims_dicom(prefix: bytes) -> bool:
 
 def _looks_like_raw_dataset(prefix: bytes) -> bool:
     # Preamble-less files (old exporters) start with a group 0x0002 or 0x0008 element, little endian.
-    return len(prefix) >= 8 and prefix[:2] in (b"\x02\x00", b"\x08\x00") and prefix[2:4] < b"\x00\x10"
+    return len(prefix) >= 8 and prefix[:2] in (b"\x02\x00", b"\x08\x00")
 
 
-def _last_element_short(dataset: Dataset) -> bool:
-    """True when the last element read ended early (the file stops inside it)."""
+def _header_end(dataset: Dataset, *, size: int) -> str:
+    """Where a header read stopped: "short" (inside an element), "eof" (exactly at the end), "more"."""
     if len(dataset) == 0:
-        return True
+        return "short"
     raw = dataset.get_item(max(dataset.keys()))
-    if isinstance(raw, RawDataElement) and raw.length != _UNDEFINED:
-        return raw.value is None or len(raw.value) < raw.length
-    return False
+    if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
+        return "more"  # cannot tell; the full read in read_pixels checks again
+    if raw.value is None or len(raw.value) < raw.length:
+        return "short"
+    remaining = size - (raw.value_tell + raw.length)
+    if remaining == 0:
+        return "eof"
+    # Fewer bytes than an element header: the file stops in the middle of the next tag.
+    return "short" if remaining < 8 else "more"
 
 
 def _ends_cleanly(*, dataset: Dataset, path: Path, size: int) -> bool:
@@ -101,7 +107,9 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
         with candidate.path.open("rb") as handle:
             prefix = handle.read(132)
     except OSError as exc:
-        raise DicomFileError(f"Could not read '{candidate.name}': {exc}.", code="truncated", file=candidate.name) from exc
+        raise DicomFileError(
+            f"Could not read '{candidate.name}': {exc}.", code="truncated", file=candidate.name
+        ) from exc
     claims = _claims_dicom(prefix)
     if not claims and not _looks_like_raw_dataset(prefix):
         return None
@@ -113,16 +121,18 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
         if not claims:
             return None
         raise _truncated(candidate.name, str(exc)[:200]) from exc
-    missing = [k for k in REQUIRED_IMAGE_KEYWORDS if not header.get(k)]
-    if claims and _last_element_short(header):
+    # Check before touching any element: reading a value converts it and loses the raw length.
+    end = _header_end(header, size=candidate.size) if claims else "more"
+    if end == "short":
         raise _truncated(candidate.name, "the file ends inside its header")
     if getattr(header.get("file_meta"), "MediaStorageSOPClassUID", None) == MEDIA_DIRECTORY_SOP_CLASS:
         return None
+    missing = [k for k in REQUIRED_IMAGE_KEYWORDS if not header.get(k)]
     if missing:
         if not claims:
             return None
-        if len(header) == 0:
-            raise _truncated(candidate.name, "the file ends before the data set")
+        if end == "eof":  # stops at an element boundary before the identifying attributes
+            raise _truncated(candidate.name, f"the file ends before {', '.join(missing)}")
     # A complete DICOM object lacking image attributes is returned with ``missing`` set.
     return DicomFile(
         path=candidate.path, name=candidate.name, size=candidate.size, header=header, missing=tuple(missing)
@@ -152,7 +162,9 @@ def read_headers(*, candidates: Sequence[CandidateFile]) -> ReadResult:
     if not result.files:
         if len(candidates) == 1:
             raise UploadError(
-                f"'{candidates[0].name}' is not a DICOM file (no DICM header).", code="not_dicom", file=candidates[0].name
+                f"'{candidates[0].name}' is not a DICOM file (no DICM header).",
+                code="not_dicom",
+                file=candidates[0].name,
             )
         raise UploadError(
             f"No DICOM images found: none of the {len(candidates)} files is a DICOM image "

@@ -169,7 +169,9 @@ def series_geometry(*, files: Sequence[DicomFile], label: str = "Series") -> Ser
                 code="inconsistent_spacing",
             )
         slice_spacing = float(value)
-        warnings.append(f"{label} has a single slice; slice spacing taken from the header ({slice_spacing} mm).")
+        warnings.append(
+            f"{label} has a single slice; slice spacing taken from the header ({slice_spacing} mm)."
+        )
     direction = np.column_stack([row_cosine, column_cosine, normal])
     grid = Grid(
         shape=(len(ordered), shape_2d[0], shape_2d[1]),

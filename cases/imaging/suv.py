@@ -33,6 +33,7 @@ UNIT_NAMES = {
 }
 PHILIPS_CREATOR = "Philips PET Private Group"
 GE_PET_CREATOR = "GEMS_PETD_01"
+MIDNIGHT_WINDOW = timedelta(hours=12)  # longest plausible injection-to-scan delay across midnight
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,16 @@ def _private(dataset: Dataset, *, group: int, element: int, creator: str) -> obj
         return dataset[tag].value if tag in dataset else None
 
 
+def _philips_factor(headers: Sequence[Dataset], *, element: int) -> tuple[float | None, bool]:
+    """A Philips private factor from the slices: (value of the first slice, whether slices disagree)."""
+    values = [_number(_private(h, group=0x7053, element=element, creator=PHILIPS_CREATOR)) for h in headers]
+    present = [v for v in values if v is not None]
+    if not present:
+        return None, False
+    varies = len(present) != len(values) or max(present) > min(present) * 1.001
+    return present[0], varies
+
+
 def _earliest_acquisition(headers: Sequence[Dataset]) -> datetime | None:
     moments = []
     for header in headers:
@@ -129,7 +140,9 @@ def _scan_start(headers: Sequence[Dataset], warnings: list[str]) -> tuple[dateti
     return None, None
 
 
-def _injection(info: Dataset, *, headers: Sequence[Dataset], scan: datetime, warnings: list[str]) -> datetime | None:
+def _injection(
+    info: Dataset, *, headers: Sequence[Dataset], scan: datetime, warnings: list[str]
+) -> datetime | None:
     moment = parse_datetime(value=info.get("RadiopharmaceuticalStartDateTime"))
     if moment is not None:
         return moment
@@ -139,9 +152,12 @@ def _injection(info: Dataset, *, headers: Sequence[Dataset], scan: datetime, war
     # Only a time of day: QIBA combines it with SeriesDate (else the scan date).
     day = parse_date(value=headers[0].get("SeriesDate")) or scan.date()
     moment = datetime.combine(day, start)
-    if moment > scan and moment - scan < timedelta(hours=12):
-        # Injected before midnight, scanned after: the injection was the previous day.
-        warnings.append("RadiopharmaceuticalStartTime is later in the day than the scan; assumed the day before.")
+    if moment > scan and scan - (moment - timedelta(days=1)) <= MIDNIGHT_WINDOW:
+        # Injected before midnight, scanned after: the injection was the previous day. Further
+        # apart it is more likely a wrong time, left for the caller's "after the scan" check.
+        warnings.append(
+            "RadiopharmaceuticalStartTime is later in the day than the scan; assumed the day before."
+        )
         moment -= timedelta(days=1)
     return moment
 
@@ -169,32 +185,44 @@ def compute_suv(*, headers: Sequence[Dataset]) -> SuvResult:
         return replace(base, factor=1.0, method="gml")
     bqml_factor: float | None = 1.0 if units == "BQML" else None
     if units == "CNTS":
-        suv_factors = {_number(_private(h, group=0x7053, element=0x00, creator=PHILIPS_CREATOR)) for h in headers}
-        activity = _number(_private(first, group=0x7053, element=0x09, creator=PHILIPS_CREATOR))
-        suv_factors.discard(None)
-        if suv_factors:
-            if max(suv_factors) > min(suv_factors) * 1.001:
-                warnings.append("Philips SUV scale factor (7053,1000) differs between slices; used the first slice's.")
-            factor = _number(_private(first, group=0x7053, element=0x00, creator=PHILIPS_CREATOR)) or min(suv_factors)
+        suv_factor, suv_varies = _philips_factor(headers, element=0x00)
+        activity, activity_varies = _philips_factor(headers, element=0x09)
+        if suv_varies or activity_varies:
+            # One factor must serve the whole volume; per-slice factors would need per-slice scaling.
+            return fail("Philips scale factors (7053,1000)/(7053,1009) differ between slices; not supported.")
+        if suv_factor is not None:
             return replace(
-                base, factor=factor, method="philips_suv_factor", bqml_factor=activity, warnings=tuple(warnings)
+                base,
+                factor=suv_factor,
+                method="philips_suv_factor",
+                bqml_factor=activity,
+                warnings=tuple(warnings),
             )
         if activity is None:
             return fail("Units are CNTS and the Philips scale factors (7053,1000)/(7053,1009) are missing.")
         bqml_factor = activity
     elif units != "BQML":
-        return fail(f"PET Units '{units or 'missing'}' cannot be converted to SUV (need BQML or Philips CNTS).")
+        return fail(
+            f"PET Units '{units or 'missing'}' cannot be converted to SUV (need BQML or Philips CNTS)."
+        )
     values: dict[str, object] = {"bqml_factor": bqml_factor}
     if decay == "NONE":
-        return fail("DecayCorrection is NONE (images not decay corrected); per-frame decay is not supported.", **values)
+        return fail(
+            "DecayCorrection is NONE (images not decay corrected); per-frame decay is not supported.",
+            **values,
+        )
     if decay not in ("START", "ADMIN"):
         return fail(f"DecayCorrection '{decay or 'missing'}' is not START or ADMIN.", **values)
     raw_corrected = first.get("CorrectedImage") or []
-    corrected = [str(c).upper() for c in ([raw_corrected] if isinstance(raw_corrected, str) else raw_corrected)]
+    corrected = [
+        str(c).upper() for c in ([raw_corrected] if isinstance(raw_corrected, str) else raw_corrected)
+    ]
     if corrected and "DECY" not in corrected:
         return fail("CorrectedImage does not include DECY although DecayCorrection is set.", **values)
     if corrected and "ATTN" not in corrected:
-        warnings.append("PET is not attenuation corrected (CorrectedImage lacks ATTN); SUV values are approximate.")
+        warnings.append(
+            "PET is not attenuation corrected (CorrectedImage lacks ATTN); SUV values are approximate."
+        )
     weight = _number(first.get("PatientWeight"))
     values["patient_weight_kg"] = weight
     if weight is None:
@@ -213,7 +241,9 @@ def compute_suv(*, headers: Sequence[Dataset]) -> SuvResult:
     if decay == "ADMIN":
         # Images are decay-corrected to the administration time: no decay of the dose.
         factor = weight * 1000.0 / dose * bqml_factor
-        return replace(base, factor=factor, method=method, warnings=tuple(warnings), decayed_dose_bq=dose, **values)
+        return replace(
+            base, factor=factor, method=method, warnings=tuple(warnings), decayed_dose_bq=dose, **values
+        )
     half_life = _number(info.get("RadionuclideHalfLife"))
     values["half_life_s"] = half_life
     if half_life is None:

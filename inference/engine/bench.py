@@ -71,7 +71,11 @@ def benchmark_case(
     seconds["specimen_mask"] = time.perf_counter() - start
     start = time.perf_counter()
     margins = analyse_margins(
-        tumour_mask=prediction.mask, specimen_mask=specimen, spacing=spacing, grid=grid, threshold_mm=threshold_mm
+        tumour_mask=prediction.mask,
+        specimen_mask=specimen,
+        spacing=spacing,
+        grid=grid,
+        threshold_mm=threshold_mm,
     )
     seconds["margin_analysis"] = time.perf_counter() - start
     seconds["total"] = sum(value for value in seconds.values() if value is not None)

@@ -179,7 +179,7 @@ def _surface_faces(
 
 
 def _nearest(tree_points: np.ndarray, query_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    distance, nearest = cKDTree(tree_points).query(query_points, k=1)
+    distance, nearest = cKDTree(tree_points).query(query_points, k=1, workers=-1)
     return np.asarray(distance, dtype=float), np.asarray(nearest, dtype=int)
 
 
@@ -202,7 +202,11 @@ def _slice_margins(
         area = float(tumour_2d.sum()) * pixel_area
         if not surface_2d.any():
             tumour_point = locator.point(np.array([k, *query[0]]))
-            results.append(SliceMargin(int(k) + int(locator.offset[0]), 0.0, _status(0.0, threshold_mm), tumour_point, None, area))
+            results.append(
+                SliceMargin(
+                    int(k) + int(locator.offset[0]), 0.0, _status(0.0, threshold_mm), tumour_point, None, area
+                )
+            )
             continue
         surface_pts = np.argwhere(surface_2d)
         distance, nearest = _nearest(surface_pts * in_plane, query * in_plane)
@@ -240,7 +244,9 @@ def analyse_margins(
     tumour = np.asarray(tumour_mask).astype(bool, copy=False)
     specimen = np.asarray(specimen_mask).astype(bool, copy=False)
     if tumour.shape != specimen.shape or tumour.ndim != 3:
-        raise ValueError(f"tumour {tumour.shape} and specimen {specimen.shape} masks must be the same 3D shape")
+        raise ValueError(
+            f"tumour {tumour.shape} and specimen {specimen.shape} masks must be the same 3D shape"
+        )
     spacing_arr = np.asarray([float(s) for s in spacing])
     if spacing_arr.shape != (3,) or np.any(spacing_arr <= 0):
         raise ValueError(f"spacing must be three positive numbers (sz, sy, sx), got {spacing}")

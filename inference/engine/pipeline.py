@@ -51,7 +51,7 @@ def predict_case(
 
     started = time.perf_counter()
     prediction = predictor.predict(
-        channels=prepared.channels, progress=lambda fraction: report(0.05 + 0.85 * fraction, "segmenting")
+        channels=prepared.channels, spacing=grid.spacing, progress=lambda fraction: report(0.05 + 0.85 * fraction, "segmenting")
     )
     timings["network_s"] = time.perf_counter() - started
 
@@ -78,3 +78,27 @@ def predict_case(
         pet_mode=prepared.pet_mode,
         timings=timings,
     )
+
+
+def summarise_margin(margin: dict) -> dict:
+    """The flat margin fields the API, the pages and ``predict --json`` show, from MarginResult.to_dict()."""
+    tumour_point = margin.get("tumour_point") or {}
+    surface_point = margin.get("surface_point") or {}
+    closest_point = None
+    if tumour_point:
+        closest_point = {
+            "tumour_kji": tumour_point.get("index"),
+            "surface_kji": surface_point.get("index"),
+            "tumour_mm": tumour_point.get("patient_mm"),
+            "surface_mm": surface_point.get("patient_mm"),
+        }
+    return {
+        "status": margin["status"],
+        "closest_margin_mm": margin.get("closest_mm"),
+        "threshold_mm": margin.get("threshold_mm"),
+        "faces": {face["face"]: face["distance_mm"] for face in margin.get("faces") or []},
+        "closest_point": closest_point,
+        "tumour_volume_ml": margin.get("tumour_volume_ml"),
+        "suv_max": margin.get("suv_max"),
+        "suv_mean": margin.get("suv_mean"),
+    }

@@ -89,7 +89,9 @@ class EnsemblePredictor:
             raise ValueError("an ensemble needs at least one model")
         self.config = config
         self.device = resolve_device(device)
-        self.batch_size = int(batch_size or (CUDA_DEFAULT_BATCH if self.device.type == "cuda" else CPU_DEFAULT_BATCH))
+        self.batch_size = int(
+            batch_size or (CUDA_DEFAULT_BATCH if self.device.type == "cuda" else CPU_DEFAULT_BATCH)
+        )
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.autocast_dtype = _autocast_dtype(self.device)
@@ -126,13 +128,17 @@ class EnsemblePredictor:
 
     # -- inference -------------------------------------------------------------------------
 
-    def _forward_batch(self, batch: torch.Tensor, fold_seconds: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward_batch(
+        self, batch: torch.Tensor, fold_seconds: list[float]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std over folds of the tumour probability for a (B, C, H, W) batch on the device."""
         probabilities = []
         for index, model in enumerate(self.models):
             start = time.perf_counter()
             with torch.autocast(
-                device_type=self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None
+                device_type=self.device.type,
+                dtype=self.autocast_dtype,
+                enabled=self.autocast_dtype is not None,
             ):
                 logits = model(batch)
             # Softmax in float32 whatever the autocast precision.
@@ -192,6 +198,7 @@ class EnsemblePredictor:
             z = 0
             while z < depth:
                 stop = min(depth, z + self.batch_size)
+                out_of_memory = False
                 try:
                     mean, std = self._forward_batch(volume[z:stop].contiguous(), fold_seconds)
                 except torch.OutOfMemoryError as exc:
@@ -200,6 +207,9 @@ class EnsemblePredictor:
                             f"out of {self.device.type} memory even with one {height}x{width} slice per batch; "
                             "free device memory or run on the CPU"
                         ) from exc
+                    out_of_memory = True
+                if out_of_memory:
+                    # Outside the except block, so the failed batch's tensors are already released.
                     # Keep the smaller batch for later cases too: the same device would fail again.
                     self.batch_size = max(1, self.batch_size // 2)
                     if self.device.type == "cuda":

@@ -112,7 +112,9 @@ def weights_in_channels(*, state_dict: Mapping[str, torch.Tensor], config: Model
     for name, parameter in reference.state_dict().items():
         if parameter.ndim == conv_ndim and name.endswith("weight"):
             if name not in state_dict:
-                raise ModelFileError(f"weights lack the first convolution {name!r}; not a {config.architecture}")
+                raise ModelFileError(
+                    f"weights lack the first convolution {name!r}; not a {config.architecture}"
+                )
             return int(state_dict[name].shape[1])
     raise ModelFileError("the configured network has no convolution")  # pragma: no cover
 

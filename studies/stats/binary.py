@@ -68,9 +68,7 @@ def to_binary(
         elif key in neg:
             out.append(False)
         else:
-            raise ValueError(
-                f"item {i}: unknown category {label!r}; expected one of {sorted(pos | neg)}"
-            )
+            raise ValueError(f"item {i}: unknown category {label!r}; expected one of {sorted(pos | neg)}")
     return out
 
 
@@ -135,7 +133,12 @@ def _proportion(num: int, den: int, method: CiMethod, undefined: str) -> Metric:
         return NotComputable(reason=undefined)
     low, high = proportion_ci(successes=num, total=den, method=method)
     return Estimate(
-        value=num / den, ci_low=low, ci_high=high, method=CI_METHOD_LABELS[method], numerator=num, denominator=den
+        value=num / den,
+        ci_low=low,
+        ci_high=high,
+        method=CI_METHOD_LABELS[method],
+        numerator=num,
+        denominator=den,
     )
 
 
@@ -167,7 +170,11 @@ def _f1(counts: ConfusionCounts, n_bootstrap: int, seed: int) -> tuple[Metric, d
 
 
 def metrics_from_counts(
-    *, counts: ConfusionCounts, ci_method: CiMethod = DEFAULT_CI_METHOD, n_bootstrap: int = 2000, seed: int = 0
+    *,
+    counts: ConfusionCounts,
+    ci_method: CiMethod = DEFAULT_CI_METHOD,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
 ) -> BinaryMetrics:
     """All binary metrics with 95% CIs from confusion counts."""
     if n_bootstrap < 1:
@@ -176,8 +183,12 @@ def metrics_from_counts(
     f1, info = _f1(c, n_bootstrap, seed)
     return BinaryMetrics(
         counts=c,
-        sensitivity=_proportion(c.tp, c.tp + c.fn, ci_method, "no truth-positive cases: sensitivity is undefined"),
-        specificity=_proportion(c.tn, c.tn + c.fp, ci_method, "no truth-negative cases: specificity is undefined"),
+        sensitivity=_proportion(
+            c.tp, c.tp + c.fn, ci_method, "no truth-positive cases: sensitivity is undefined"
+        ),
+        specificity=_proportion(
+            c.tn, c.tn + c.fp, ci_method, "no truth-negative cases: specificity is undefined"
+        ),
         ppv=_proportion(c.tp, c.tp + c.fp, ci_method, "no positive calls: PPV is undefined"),
         npv=_proportion(c.tn, c.tn + c.fn, ci_method, "no negative calls: NPV is undefined"),
         accuracy=_proportion(c.tp + c.tn, c.n, ci_method, "no cases: accuracy is undefined"),

@@ -191,7 +191,9 @@ def parse_imrmc(*, text: str) -> MrmcData:
 
 def _check_id(kind: str, value: str) -> str:
     if not value or value != value.strip() or "," in value or "\n" in value or "\r" in value:
-        raise MrmcInputError(f"{kind} ID {value!r} cannot be written to iMRMC (empty, comma, spaces or newline)")
+        raise MrmcInputError(
+            f"{kind} ID {value!r} cannot be written to iMRMC (empty, comma, spaces or newline)"
+        )
     return value
 
 

@@ -11,9 +11,11 @@ Cohen's kappa (unweighted, any number of categories):
 Fleiss' kappa (1971; every subject rated by the same number of raters):
 
 - ``se``: the SE under H0 kappa = 0 of Fleiss, Nee & Landis (1979), as in R ``irr::kappam.fleiss``;
-  z = kappa / se with two-sided p; ``ci95``: kappa +/- 1.96 se (the asymptotic interval that R
-  ``DescTools::KappaM`` reports, clipped to [-1, 1]). Because that SE assumes kappa = 0, a
-  percentile bootstrap over subjects (seeded) is reported as well (``ci95_bootstrap``).
+  z = kappa / se with two-sided p (the test of "no agreement beyond chance");
+- ``ci95``: percentile bootstrap over subjects (seeded, default 2000 resamples). The H0 SE is not
+  meant for intervals around a non-zero kappa: on Fleiss' (1971) diagnoses data it gives
+  0.38-0.48 where the bootstrap gives 0.31-0.53. The Wald interval kappa +/- 1.96 se (what R
+  ``DescTools::KappaM`` prints) is still reported as ``ci95_wald_h0_se`` for comparison.
 
 Kappa is undefined when chance agreement is 1 (every rating in one and the same category):
 that case, and no subjects, return :class:`~studies.stats.results.NotComputable`.
@@ -98,7 +100,9 @@ def cohens_kappa_from_table(
     p_o = float(np.trace(p))
     p_e = float(row @ col)
     if 1.0 - p_e <= 1e-12:
-        return NotComputable(reason="both raters used one and the same category for every case: kappa is undefined")
+        return NotComputable(
+            reason="both raters used one and the same category for every case: kappa is undefined"
+        )
     kappa = (p_o - p_e) / (1 - p_e)
     # Fleiss, Cohen & Everitt (1969): variance under the alternative.
     term_a = float((np.diag(p) * (1 - (row + col) * (1 - kappa)) ** 2).sum())
@@ -190,15 +194,14 @@ def kappa_matrix(
 
 @dataclass(frozen=True)
 class FleissKappa:
-    """Fleiss' kappa with the Fleiss-Nee-Landis SE (under H0), z test and CIs."""
+    """Fleiss' kappa with the Fleiss-Nee-Landis SE (under H0), z test and 95% CIs."""
 
     kappa: float
     se: float
     z: float
     p_value: float
-    ci_low: float
-    ci_high: float
-    ci_bootstrap: tuple[float, float] | NotComputable
+    ci: tuple[float, float] | NotComputable
+    ci_wald_h0_se: tuple[float, float]
     n_subjects: int
     n_raters: int
     categories: tuple[str, ...]
@@ -206,19 +209,18 @@ class FleissKappa:
     seed: int
 
     def to_dict(self) -> dict[str, Any]:
-        boot = self.ci_bootstrap
         return {
             "kappa": self.kappa,
             "se": self.se,
             "z": self.z,
             "p": self.p_value,
-            "ci95": [self.ci_low, self.ci_high],
-            "ci95_bootstrap": boot.to_dict() if isinstance(boot, NotComputable) else list(boot),
+            "ci95": self.ci.to_dict() if isinstance(self.ci, NotComputable) else list(self.ci),
+            "ci95_wald_h0_se": list(self.ci_wald_h0_se),
             "n_subjects": self.n_subjects,
             "n_raters": self.n_raters,
             "categories": list(self.categories),
             "bootstrap": {"n_bootstrap": self.n_bootstrap, "seed": self.seed},
-            "method": "Fleiss' kappa; SE under H0 (Fleiss, Nee & Landis 1979); bootstrap over subjects",
+            "method": "Fleiss' kappa; SE under H0 (Fleiss, Nee & Landis 1979); CI: bootstrap over subjects",
         }
 
 
@@ -245,6 +247,8 @@ def fleiss_kappa_from_table(
     t = np.asarray(table, dtype=float)
     if t.ndim != 2:
         raise ValueError("the table must be subjects x categories")
+    if n_bootstrap < 1:
+        raise ValueError("n_bootstrap must be positive")
     n_sub = t.shape[0]
     if n_sub == 0:
         return NotComputable(reason="no rated subjects")
@@ -282,9 +286,8 @@ def fleiss_kappa_from_table(
         se=se,
         z=z,
         p_value=float(2 * stats.norm.sf(abs(z))),
-        ci_low=_clip(kappa - _Z95 * se),
-        ci_high=_clip(kappa + _Z95 * se),
-        ci_bootstrap=boot,
+        ci=boot,
+        ci_wald_h0_se=(_clip(kappa - _Z95 * se), _clip(kappa + _Z95 * se)),
         n_subjects=n_sub,
         n_raters=m,
         categories=cats,

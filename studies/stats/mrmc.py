@@ -43,7 +43,7 @@ from scipy import stats
 
 from .imrmc import MrmcData, MrmcInputError, parse_imrmc
 from .results import NotComputable, jsonable
-from .roc import structural_components
+from .roc import leave_one_out
 
 _Z95 = float(stats.norm.ppf(0.975))
 
@@ -189,9 +189,7 @@ class MrmcResult:
 
     def to_dict(self) -> dict[str, Any]:
         out = {
-            "method": (
-                "Obuchowski-Rockette with Hillis denominator df; Wilcoxon AUC; jackknife covariances"
-            ),
+            "method": ("Obuchowski-Rockette with Hillis denominator df; Wilcoxon AUC; jackknife covariances"),
             "readers": list(self.readers),
             "modalities": list(self.modalities),
             "n_cases": self.n_diseased + self.n_nondiseased,
@@ -220,13 +218,8 @@ def _aucs_and_jackknife(truth: np.ndarray, scores: np.ndarray) -> tuple[np.ndarr
     t, r, c = scores.shape
     auc = np.empty((t, r))
     jack = np.empty((t, r, c))
-    n1, n0 = int(truth.sum()), int((~truth).sum())
     for i, j in itertools.product(range(t), range(r)):
-        a, v10, v01 = structural_components(truth=truth, scores=scores[i, j])
-        auc[i, j] = a
-        # Exact leave-one-case-out AUCs from the structural components.
-        jack[i, j, truth] = (n1 * a - v10) / (n1 - 1)
-        jack[i, j, ~truth] = (n0 * a - v01) / (n0 - 1)
+        auc[i, j], jack[i, j] = leave_one_out(truth=truth, scores=scores[i, j])
     return auc, jack
 
 
@@ -303,10 +296,12 @@ def obuchowski_rockette(*, data: MrmcData) -> MrmcResult:
         else NotComputable(reason="one reader: MS(T*R) has no degrees of freedom")
     )
     cov_gap = (
-        max(covs.cov2 - covs.cov3, 0.0) if isinstance(covs.cov2, float) and isinstance(covs.cov3, float) else 0.0
+        max(covs.cov2 - covs.cov3, 0.0)
+        if isinstance(covs.cov2, float) and isinstance(covs.cov3, float)
+        else 0.0
     )
-    assert isinstance(covs.cov1, float)
-    frrc = _frrc(arrays.modalities, means, ms_t, covs.var_error - covs.cov1 + (r - 1) * cov_gap, r, t)
+    cov1 = float(cov[~same_t & same_r & full].mean())  # t >= 2 here, so Cov1 is defined
+    frrc = _frrc(arrays.modalities, means, ms_t, covs.var_error - cov1 + (r - 1) * cov_gap, r, t)
     rrrc = (
         _rrrc(arrays.modalities, means, ms_t, ms_tr, ms_tr + r * cov_gap, r, t)
         if isinstance(ms_tr, float)
@@ -325,14 +320,18 @@ def _rrrc(
     f = ms_t / den
     p = float(stats.chi2.sf(f * ndf, ndf) if math.isinf(ddf) else stats.f.sf(f, ndf, ddf))
     se = math.sqrt(2.0 / r * den)
-    return RrrcTest(f=f, ndf=ndf, ddf=ddf, p_value=p, comparisons=_comparisons(modalities, means, se, ddf, "t"))
+    return RrrcTest(
+        f=f, ndf=ndf, ddf=ddf, p_value=p, comparisons=_comparisons(modalities, means, se, ddf, "t")
+    )
 
 
 def _frrc(
     modalities: tuple[str, ...], means: np.ndarray, ms_t: float, den: float, r: int, t: int
 ) -> FrrcTest | NotComputable:
     if den <= 0:
-        return NotComputable(reason="Var - Cov1 + (r - 1) max(Cov2 - Cov3, 0) <= 0: the FRRC denominator is zero")
+        return NotComputable(
+            reason="Var - Cov1 + (r - 1) max(Cov2 - Cov3, 0) <= 0: the FRRC denominator is zero"
+        )
     chi2 = (t - 1) * ms_t / den
     se = math.sqrt(2.0 / r * den)
     return FrrcTest(

@@ -37,7 +37,9 @@ def clopper_pearson_ci(*, successes: int, total: int, confidence: float = 0.95) 
     alpha = 1.0 - confidence
     # The bounds are beta quantiles; at 0 or n successes the open side is fixed at 0 or 1.
     low = 0.0 if successes == 0 else float(stats.beta.ppf(alpha / 2, successes, total - successes + 1))
-    high = 1.0 if successes == total else float(stats.beta.ppf(1 - alpha / 2, successes + 1, total - successes))
+    high = (
+        1.0 if successes == total else float(stats.beta.ppf(1 - alpha / 2, successes + 1, total - successes))
+    )
     return low, high
 
 

@@ -26,18 +26,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from ._checks import as_bools
+from ._checks import class_shortfall, roc_arrays
 from .results import NotComputable
-
-
-def _arrays(truth: Sequence[bool], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(as_bools(truth, "truth"), dtype=bool)
-    s = np.asarray(scores, dtype=float)
-    if s.shape != t.shape:
-        raise ValueError(f"truth has {t.size} cases but scores has {s.size}")
-    if not np.isfinite(s).all():
-        raise ValueError("scores must be finite numbers")
-    return t, s
 
 
 def structural_components(*, truth: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -49,19 +39,10 @@ def structural_components(*, truth: np.ndarray, scores: np.ndarray) -> tuple[flo
     return float(psi.mean()), v10, v01
 
 
-def _missing_class(t: np.ndarray, need: int) -> NotComputable | None:
-    n1, n0 = int(t.sum()), int((~t).sum())
-    if n1 < need or n0 < need:
-        return NotComputable(
-            reason=f"needs at least {need} diseased and {need} non-diseased case(s); got {n1} and {n0}"
-        )
-    return None
-
-
 def wilcoxon_auc(*, truth: Sequence[bool], scores: Sequence[float]) -> float | NotComputable:
     """Wilcoxon / trapezoidal AUC with ties counted 1/2."""
-    t, s = _arrays(truth, scores)
-    missing = _missing_class(t, 1)
+    t, s = roc_arrays(truth, scores)
+    missing = class_shortfall(t, 1)
     if missing:
         return missing
     return structural_components(truth=t, scores=s)[0]
@@ -69,20 +50,21 @@ def wilcoxon_auc(*, truth: Sequence[bool], scores: Sequence[float]) -> float | N
 
 def jackknife_aucs(*, truth: Sequence[bool], scores: Sequence[float]) -> np.ndarray | NotComputable:
     """Leave-one-case-out AUCs, one per case in input order."""
-    t, s = _arrays(truth, scores)
-    missing = _missing_class(t, 2)
+    t, s = roc_arrays(truth, scores)
+    missing = class_shortfall(t, 2)
     if missing:
         return missing
-    return _jackknife(t, s)
+    return leave_one_out(truth=t, scores=s)[1]
 
 
-def _jackknife(t: np.ndarray, s: np.ndarray) -> np.ndarray:
-    auc, v10, v01 = structural_components(truth=t, scores=s)
+def leave_one_out(*, truth: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray]:
+    """AUC and the exact leave-one-case-out AUCs (array inputs; needs >= 2 cases of each class)."""
+    auc, v10, v01 = structural_components(truth=truth, scores=scores)
     n1, n0 = v10.size, v01.size
-    out = np.empty(t.size)
-    out[t] = (n1 * auc - v10) / (n1 - 1)
-    out[~t] = (n0 * auc - v01) / (n0 - 1)
-    return out
+    out = np.empty(truth.size)
+    out[truth] = (n1 * auc - v10) / (n1 - 1)
+    out[~truth] = (n0 * auc - v01) / (n0 - 1)
+    return auc, out
 
 
 @dataclass(frozen=True)
@@ -112,8 +94,8 @@ def auc_with_ci(
     *, truth: Sequence[bool], scores: Sequence[float], method: Literal["delong", "jackknife"] = "delong"
 ) -> AucEstimate | NotComputable:
     """AUC with DeLong (default) or jackknife SE and a Wald 95% CI clipped to [0, 1]."""
-    t, s = _arrays(truth, scores)
-    missing = _missing_class(t, 2)
+    t, s = roc_arrays(truth, scores)
+    missing = class_shortfall(t, 2)
     if missing:
         return missing
     auc, v10, v01 = structural_components(truth=t, scores=s)
@@ -121,7 +103,7 @@ def auc_with_ci(
         var = float(v10.var(ddof=1) / v10.size + v01.var(ddof=1) / v01.size)
         label = "DeLong (1988) SE, Wald CI"
     elif method == "jackknife":
-        jk = _jackknife(t, s)
+        jk = leave_one_out(truth=t, scores=s)[1]
         c = jk.size
         var = float((c - 1) / c * ((jk - jk.mean()) ** 2).sum())
         label = "jackknife SE, Wald CI"

@@ -97,16 +97,23 @@ def surface_distances(
     return to_tst[s_ref], to_ref[s_tst]
 
 
+def _check_percentile(percentile: float) -> None:
+    if not 0 <= percentile <= 100:
+        raise ValueError("percentile must lie in [0, 100]")
+
+
+def _percentile_hd(d: tuple[np.ndarray, np.ndarray], percentile: float) -> float:
+    # MONAI: the larger of the two directed percentile distances.
+    return float(max(np.percentile(d[0], percentile), np.percentile(d[1], percentile)))
+
+
 def hausdorff_distance(
     *, reference: Any, test: Any, spacing: Sequence[float], percentile: float = 95.0
 ) -> float | NotComputable:
     """Percentile Hausdorff distance in mm (default HD95; ``percentile=100`` gives the maximum)."""
-    if not 0 <= percentile <= 100:
-        raise ValueError("percentile must lie in [0, 100]")
+    _check_percentile(percentile)
     d = surface_distances(reference=reference, test=test, spacing=spacing)
-    if isinstance(d, NotComputable):
-        return d
-    return float(max(np.percentile(d[0], percentile), np.percentile(d[1], percentile)))
+    return d if isinstance(d, NotComputable) else _percentile_hd(d, percentile)
 
 
 def mean_surface_distance(*, reference: Any, test: Any, spacing: Sequence[float]) -> float | NotComputable:
@@ -156,13 +163,10 @@ def segmentation_agreement(
     """All agreement measures between a reference mask (e.g. pathology or AI) and a test mask."""
     ref, tst = _pair(reference, test)
     sp = _spacing(spacing, ref.ndim)
+    _check_percentile(percentile)
     d = surface_distances(reference=ref, test=tst, spacing=sp)
-    if isinstance(d, NotComputable):
-        hd: float | NotComputable = d
-        msd: float | NotComputable = d
-    else:
-        hd = float(max(np.percentile(d[0], percentile), np.percentile(d[1], percentile)))
-        msd = float(np.concatenate(d).mean())
+    hd = d if isinstance(d, NotComputable) else _percentile_hd(d, percentile)
+    msd = d if isinstance(d, NotComputable) else float(np.concatenate(d).mean())
     unit_size = math.prod(sp)
     return SegmentationAgreement(
         dice=dice(reference=ref, test=tst),

@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .roc import AucEstimate, _arrays, _missing_class, auc_with_ci, structural_components
+from ._checks import class_shortfall, roc_arrays
 from .results import NotComputable, jsonable
+from .roc import AucEstimate, auc_with_ci, leave_one_out
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,9 @@ class ModelVsReaders:
         )
 
 
-def _jackknife(truth: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray]:
-    auc, v10, v01 = structural_components(truth=truth, scores=scores)
-    n1, n0 = v10.size, v01.size
-    jk = np.empty(truth.size)
-    jk[truth] = (n1 * auc - v10) / (n1 - 1)
-    jk[~truth] = (n0 * auc - v01) / (n0 - 1)
-    return auc, jk
-
-
-def _single_or(values: np.ndarray, jack: np.ndarray) -> tuple[float, float, float, float, float] | NotComputable:
+def _single_or(
+    values: np.ndarray, jack: np.ndarray
+) -> tuple[float, float, float, float, float] | NotComputable:
     """Mean, SE, df, MS(R), Cov2 of the single-modality OR model for per-reader values."""
     r, c = jack.shape
     dev = jack - jack.mean(axis=1, keepdims=True)
@@ -89,20 +83,21 @@ def model_vs_readers_auc(
     *, truth: Sequence[bool], model_scores: Sequence[float], reader_scores: Mapping[str, Sequence[float]]
 ) -> ModelVsReaders | NotComputable:
     """Compare a model's AUC with the readers' mean AUC on the same cases (aligned sequences)."""
-    t, model = _arrays(truth, model_scores)
-    missing = _missing_class(t, 2)
+    t, model = roc_arrays(truth, model_scores)
+    missing = class_shortfall(t, 2)
     if missing:
         return missing
     if not reader_scores:
         return NotComputable(reason="no readers")
     names = list(reader_scores)
-    readers = [_arrays(truth, reader_scores[n])[1] for n in names]
-    model_auc, model_jk = _jackknife(t, model)
-    reader_fits = [_jackknife(t, s) for s in readers]
+    readers = [roc_arrays(truth, reader_scores[n])[1] for n in names]
+    model_auc, model_jk = leave_one_out(truth=t, scores=model)
+    reader_fits = [leave_one_out(truth=t, scores=s) for s in readers]
     auc_r = np.array([a for a, _ in reader_fits])
     jk_r = np.array([jk for _, jk in reader_fits])
     model_est = auc_with_ci(truth=t.tolist(), scores=model.tolist(), method="delong")
-    assert isinstance(model_est, AucEstimate)
+    if isinstance(model_est, NotComputable):  # unreachable: class counts were checked above
+        return model_est
 
     diff_values = model_auc - auc_r
     difference = float(diff_values.mean())

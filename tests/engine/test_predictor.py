@@ -62,7 +62,9 @@ def test_shapes_dtypes_and_progress():
     assert result.probability.dtype == np.float32 and result.mask.dtype == np.uint8
     assert result.fold_count == 2 and result.device == "cpu"
     assert seen == pytest.approx([3 / 7, 6 / 7, 1.0])
-    assert {"upload", "network", "network_fold_0", "network_fold_1", "postprocess", "total"} <= set(result.timings)
+    assert {"upload", "network", "network_fold_0", "network_fold_1", "postprocess", "total"} <= set(
+        result.timings
+    )
     assert 0.0 <= result.probability.min() and result.probability.max() <= 1.0
 
 
@@ -80,7 +82,8 @@ def test_unet_ensemble_equals_mean_of_single_fold_predictors():
     models = _unets(3)
     ensemble = EnsemblePredictor(models=models, config=TINY, device="cpu").predict(channels=channels)
     singles = [
-        EnsemblePredictor(models=[m], config=TINY, device="cpu").predict(channels=channels).probability for m in models
+        EnsemblePredictor(models=[m], config=TINY, device="cpu").predict(channels=channels).probability
+        for m in models
     ]
     np.testing.assert_allclose(ensemble.probability, np.mean(singles, axis=0), atol=1e-6)
 
@@ -95,8 +98,12 @@ def test_identical_folds_have_zero_uncertainty():
 
 def test_batching_does_not_change_results():
     channels = _channels()
-    one = EnsemblePredictor(models=_unets(2), config=TINY, device="cpu", batch_size=1).predict(channels=channels)
-    many = EnsemblePredictor(models=_unets(2), config=TINY, device="cpu", batch_size=64).predict(channels=channels)
+    one = EnsemblePredictor(models=_unets(2), config=TINY, device="cpu", batch_size=1).predict(
+        channels=channels
+    )
+    many = EnsemblePredictor(models=_unets(2), config=TINY, device="cpu", batch_size=64).predict(
+        channels=channels
+    )
     np.testing.assert_allclose(one.probability, many.probability, atol=1e-6)
     np.testing.assert_allclose(one.uncertainty, many.uncertainty, atol=1e-6)
 
@@ -148,7 +155,9 @@ def test_out_of_memory_halves_batch_and_still_matches():
 
 
 def test_out_of_memory_at_batch_one_raises_clearly():
-    predictor = EnsemblePredictor(models=[FailsAbove(Affine(1, 0), limit=0)], config=TINY, device="cpu", batch_size=4)
+    predictor = EnsemblePredictor(
+        models=[FailsAbove(Affine(1, 0), limit=0)], config=TINY, device="cpu", batch_size=4
+    )
     with pytest.raises(InferenceMemoryError, match="even with one"):
         predictor.predict(channels=_channels(shape=(2, 3, 8, 8)))
 

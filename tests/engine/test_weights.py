@@ -85,8 +85,11 @@ def test_channel_mismatch_message():
     with pytest.raises(ModelFileError, match="model expects 3 input channels, preprocessing gives 2"):
         check_weights_fit(state_dict=weights_for_three, config=three)
     one_channel = replace(TINY, preprocess=PreprocessConfig(channels=("pet",)))
-    with pytest.raises(ModelFileError, match="model expects 1 input channels, preprocessing gives 2|"
-                       "model expects 2 input channels, preprocessing gives 1"):
+    with pytest.raises(
+        ModelFileError,
+        match="model expects 1 input channels, preprocessing gives 2|"
+        "model expects 2 input channels, preprocessing gives 1",
+    ):
         check_weights_fit(state_dict=_state_dict(), config=one_channel)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from monai.data import get_track_meta, set_track_meta
 from monai.losses import DiceCELoss
 from monai.utils import set_determinism
 from tqdm.auto import tqdm
@@ -222,6 +223,8 @@ def train_fold(
     train_seconds, slices_seen, step = 0.0, 0, 0
     span_start, span_end = progress_span
     bar = tqdm(total=total_steps, desc=f"fold {fold + 1}", disable=not settings.show_progress, leave=False)
+    track_meta = get_track_meta()
+    set_track_meta(False)  # plain tensors through the transforms: ~2x faster augmentation, no metadata needed
     try:
         for epoch in range(1, settings.epochs + 1):
             model.train()
@@ -279,6 +282,7 @@ def train_fold(
                     f"validation Dice {dice_mean:.3f}",
                 )
     finally:
+        set_track_meta(track_meta)
         bar.close()
 
     has_tumour = val.has_tumour

@@ -1,0 +1,192 @@
+"""The ingest entry point: an upload path in, de-identified PET-CT studies on a common grid out.
+
+collect files -> read headers -> group and pair CT with PET -> load both series -> SUV
+(before de-identification: Philips keeps its factors in private tags) -> de-identify the
+headers and build the stored metadata -> working grid from the CT -> resample CT
+(linear, air = -1000 HU outside) and PET (linear, 0 outside) onto it.
+
+Nothing is written anywhere except the temporary extraction of a zip, removed before
+returning. Errors are :class:`~cases.imaging.errors.IngestError` with a code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from .deid import deidentify_dataset, patient_key, study_metadata
+from .errors import GeometryError, UnsupportedError
+from .files import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO, DEFAULT_MAX_TOTAL_BYTES, collect_files
+from .grouping import group_series, pair_series
+from .reading import read_headers
+from .resample import resample, working_grid
+from .series import LoadedSeries, load_series
+from .suv import SuvResult, compute_suv
+from .volume import Grid, Volume
+
+CT_FILL_HU = -1000.0  # air outside the CT field of view
+PET_FILL = 0.0
+
+
+@dataclass
+class LoadedStudy:
+    study_uid: str  # de-identified StudyInstanceUID of the CT
+    patient_key: str | None  # keyed hash of the original PatientID (None if it was blank)
+    case_code: str
+    ct_acquired: Grid
+    pet_acquired: Grid
+    ct_working: Volume  # HU, float32
+    pet_working: Volume  # float32, in pet_units
+    pet_units: str  # "Bq/ml" normally; "counts" etc. when no conversion is known
+    suv: SuvResult  # factor applies to pet_working values
+    metadata: dict  # de-identified, JSON-friendly
+    warnings: list[str] = field(default_factory=list)
+    source_ct_datasets: list[Dataset] = field(default_factory=list)  # de-identified headers, CT slice order
+
+    def pet_suv(self) -> Volume | None:
+        """PET on the working grid in SUVbw, or None when SUV is unavailable (see suv.reason)."""
+        if self.suv.factor is None:
+            return None
+        return Volume(array=self.pet_working.array * np.float32(self.suv.factor), grid=self.pet_working.grid)
+
+
+def _check_overlap(*, pet: Grid, working: Grid, label: str) -> None:
+    corners = np.array(
+        [
+            [k, j, i]
+            for k in (0, pet.shape[0] - 1)
+            for j in (0, pet.shape[1] - 1)
+            for i in (0, pet.shape[2] - 1)
+        ],
+        dtype=float,
+    )
+    indices = working.patient_to_index(pet.index_to_patient(corners))
+    low, high = indices.min(axis=0), indices.max(axis=0)
+    if np.any(high < -0.5) or np.any(low > np.asarray(working.shape) - 0.5):
+        raise GeometryError(
+            f"{label} lies entirely outside the CT field of view; PET and CT do not overlap in space.",
+            code="inconsistent_geometry",
+        )
+
+
+def _pet_in_bqml(pet: LoadedSeries, suv: SuvResult) -> tuple[Volume, SuvResult]:
+    # Philips CNTS with an activity factor: convert so every study is in Bq/ml downstream.
+    if suv.bqml_factor is None or suv.bqml_factor == 1.0:
+        return pet.volume, suv
+    array = pet.volume.array
+    array *= np.float32(suv.bqml_factor)
+    return Volume(array=array, grid=pet.volume.grid), suv.in_bqml()
+
+
+def load_studies(
+    *,
+    path: Path,
+    working_spacing_mm: float = 0.5,
+    deid_secret: str,
+    case_code: str | Callable[[str | None], str] = "ANONYMOUS",
+    keep_descriptions: bool = True,
+    retain_patient_characteristics: bool = True,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+    max_ratio: float = DEFAULT_MAX_RATIO,
+    temp_parent: Path | None = None,
+) -> list[LoadedStudy]:
+    """Every PET-CT study in the upload at ``path`` (one patient), de-identified and on one grid.
+
+    ``case_code`` is the pseudonym written as PatientID/PatientName, or a callable that receives
+    the patient key and returns it (so the caller can reuse the code of a patient seen before).
+    """
+    if not deid_secret:
+        raise ValueError("deid_secret is required")
+    studies: list[LoadedStudy] = []
+    with collect_files(
+        path=Path(path),
+        max_members=max_members,
+        max_total_bytes=max_total_bytes,
+        max_ratio=max_ratio,
+        temp_parent=temp_parent,
+    ) as collected:
+        read = read_headers(candidates=collected.files)
+        pairing = pair_series(files=read.files)
+        key = patient_key(patient_id=pairing.patient_id, secret=deid_secret)
+        code = case_code(key) if callable(case_code) else case_code
+        common = [*collected.warnings, *read.warnings, *pairing.warnings]
+        for pair in pairing.pairs:
+            warnings = list(common)
+            ct = load_series(files=pair.ct.files, label=pair.ct.label())
+            pet = load_series(files=pair.pet.files, label=pair.pet.label())
+            warnings += ct.warnings + pet.warnings
+            suv = compute_suv(headers=pet.headers)  # before de-identification drops private tags
+            pet_volume, suv = _pet_in_bqml(pet, suv)
+            warnings += list(suv.warnings)
+            if suv.factor is None:
+                warnings.append(f"SUV unavailable: {suv.reason} PET values are in {suv.pet_value_unit}.")
+
+            def deid(header: Dataset) -> Dataset:
+                # In place: these header objects are ours and not used again after this.
+                return deidentify_dataset(
+                    dataset=header,
+                    secret=deid_secret,
+                    case_code=code,
+                    patient_id=pairing.patient_id,
+                    keep_descriptions=keep_descriptions,
+                    retain_patient_characteristics=retain_patient_characteristics,
+                    in_place=True,
+                )
+
+            ct_headers = [deid(h) for h in ct.headers]
+            metadata = study_metadata(ct=ct_headers[0], pet=deid(pet.headers[0]))
+            grid = working_grid(reference=ct.volume.grid, spacing_mm=working_spacing_mm)
+            _check_overlap(pet=pet_volume.grid, working=grid, label=pair.pet.label())
+            metadata["CT"]["grid"] = ct.volume.grid.to_dict()
+            metadata["PET"]["grid"] = pet_volume.grid.to_dict()
+            metadata["working_grid"] = grid.to_dict()
+            metadata["SUV"] = suv.to_dict()
+            if not retain_patient_characteristics:  # the weight is a patient characteristic too
+                metadata["SUV"]["patient_weight_kg"] = None
+            metadata["pet_units"] = suv.pet_value_unit
+            studies.append(
+                LoadedStudy(
+                    study_uid=str(ct_headers[0].StudyInstanceUID),
+                    patient_key=key,
+                    case_code=code,
+                    ct_acquired=ct.volume.grid,
+                    pet_acquired=pet_volume.grid,
+                    ct_working=resample(
+                        volume=ct.volume, grid=grid, order=1, fill=CT_FILL_HU, antialias=True
+                    ),
+                    pet_working=resample(
+                        volume=pet_volume, grid=grid, order=1, fill=PET_FILL, antialias=True
+                    ),
+                    pet_units=suv.pet_value_unit,
+                    suv=suv,
+                    metadata=metadata,
+                    warnings=warnings,
+                    source_ct_datasets=ct_headers,
+                )
+            )
+            del ct, pet, pet_volume  # free the acquired-resolution arrays before the next study
+    return studies
+
+
+def load_series_volume(*, path: Path, series_uid: str | None = None) -> LoadedSeries:
+    """One series from ``path`` as a rescaled float32 Volume (no pairing, no de-identification).
+
+    With several series present, ``series_uid`` picks one (original UID).
+    """
+    with collect_files(path=Path(path)) as collected:
+        read = read_headers(candidates=collected.files)
+        series = group_series(files=read.files)
+        if series_uid is not None:
+            series = [s for s in series if s.series_uid == series_uid]
+        if len(series) != 1:
+            raise UnsupportedError(
+                f"Expected exactly one series at '{Path(path).name}', found {len(series)}; pass series_uid."
+            )
+        loaded = load_series(files=series[0].files, label=series[0].label())
+        loaded.warnings[:0] = [*collected.warnings, *read.warnings]
+        return loaded

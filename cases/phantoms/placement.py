@@ -1,0 +1,207 @@
+"""Placing tumours in the specimen to reach a chosen margin category.
+
+The primary tumour is moved along a ray from near the specimen centre towards the
+surface; a bisection on the ray finds the position whose tumour-to-surface gap (same box
+gap as the truth, from a KD-tree of surface voxels) matches the target:
+
+* ``clear``: gap drawn from ``CLEAR_GAP_MM`` (> 2 mm);
+* ``close``: gap drawn from ``CLOSE_GAP_MM`` (0 < gap < 1 mm);
+* ``transected``: the tumour first touches the surface, then is pushed a fraction of its
+  radius further out and is cut by the surface ("ink on tumour").
+
+The truth is measured afterwards, independently (see :mod:`cases.phantoms.truth`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from cases.imaging.volume import Grid
+from cases.phantoms.anatomy import TumourShape
+from cases.phantoms.truth import SurfaceModel, box_gap, index_to_xyz
+
+
+@dataclass(frozen=True)
+class Placement:
+    shape: TumourShape
+    centre_index: tuple[int, int, int]  # CT voxel of the tumour's nominal centre
+    target_category: str
+    target_gap_mm: float | None
+    estimated_gap_mm: float
+
+
+class GapProbe:
+    """Fast estimate of the gap between a tumour placed at a voxel and the specimen surface.
+
+    A distance transform of the specimen on a 2x coarser grid picks the tumour voxels that
+    can be closest; only those are measured exactly against the surface voxels.
+    """
+
+    def __init__(self, *, specimen: np.ndarray, grid: Grid, surface: SurfaceModel) -> None:
+        self.specimen = specimen
+        self.grid = grid
+        self.surface = surface
+        sz, sy, sx = grid.spacing
+        self.spacing_xyz = np.array([sx, sy, sz])
+        pad = [(0, n % 2) for n in specimen.shape]
+        padded = np.pad(specimen, pad).astype(np.uint8)
+        k, j, i = (n // 2 for n in padded.shape)
+        coarse = padded.reshape(k, 2, j, 2, i, 2).sum(axis=(1, 3, 5)) >= 4
+        spacing = 2.0 * np.asarray(grid.spacing, float)
+        self.coarse_edt = ndi.distance_transform_edt(coarse, sampling=tuple(spacing))
+        self.tolerance = 2.0 * float(np.linalg.norm(spacing))
+
+    def gap(self, *, offsets: np.ndarray, centre_index: np.ndarray) -> float:
+        """0 when any tumour voxel is outside the specimen or touches the outside."""
+        idx = offsets + centre_index
+        shape = np.asarray(self.specimen.shape)
+        if np.any(idx < 0) or np.any(idx >= shape):
+            return 0.0
+        if not self.specimen[idx[:, 0], idx[:, 1], idx[:, 2]].all():
+            return 0.0
+        approx = self.coarse_edt[idx[:, 0] // 2, idx[:, 1] // 2, idx[:, 2] // 2]
+        lowest = float(approx.min())
+        idx = idx[approx <= lowest + self.tolerance]
+        xyz = index_to_xyz(self.grid, idx)
+        k = min(4, len(self.surface.xyz))
+        dist, nearest = self.surface.tree.query(xyz, k=k, distance_upper_bound=lowest + 2 * self.tolerance)
+        dist = dist.reshape(len(xyz), k)
+        nearest = nearest.reshape(len(xyz), k)
+        ok = np.isfinite(dist)
+        if not ok.any():
+            return lowest
+        delta = self.surface.xyz[nearest[ok]] - np.repeat(xyz, k, axis=0).reshape(len(xyz), k, 3)[ok]
+        return float(box_gap(delta, self.spacing_xyz).min())
+
+
+def _ray_index(grid: Grid, origin_xyz: np.ndarray, direction: np.ndarray, s: float) -> np.ndarray:
+    kji = grid.patient_to_index((origin_xyz + s * direction)[None])[0]
+    return np.round(kji).astype(int)
+
+
+def _exit_distance(specimen: np.ndarray, grid: Grid, origin_xyz: np.ndarray, direction: np.ndarray) -> float:
+    step = min(grid.spacing) / 2
+    s = 0.0
+    shape = np.asarray(specimen.shape)
+    while True:
+        idx = _ray_index(grid, origin_xyz, direction, s)
+        if np.any(idx < 0) or np.any(idx >= shape) or not specimen[tuple(idx)]:
+            return s
+        s += step
+
+
+def place_primary(
+    *,
+    rng: np.random.Generator,
+    shape: TumourShape,
+    probe: GapProbe,
+    origin_xyz: np.ndarray,
+    direction: np.ndarray,
+    category: str,
+    gap_range_mm: tuple[float, float] | None,
+    protrusion_mm: float = 0.0,
+) -> Placement | None:
+    """Position ``shape`` on the ray so the gap matches the category; ``None`` if impossible.
+
+    For ``close``/``clear`` the target gap is drawn from ``gap_range_mm`` (its upper end is
+    lowered to what the ray allows); ``transected`` pushes the tumour ``protrusion_mm``
+    beyond first contact.
+    """
+    offsets = shape.boundary_offsets()
+    grid = probe.grid
+    s_exit = _exit_distance(probe.specimen, grid, origin_xyz, direction)
+
+    def gap_at(s: float) -> float:
+        return probe.gap(offsets=offsets, centre_index=_ray_index(grid, origin_xyz, direction, s))
+
+    gap0 = gap_at(0.0)
+    if category == "transected":
+        if gap0 <= 0.0:
+            return None
+        lo, hi = 0.0, s_exit  # gap(lo) > 0, gap(hi) == 0
+        for _ in range(14):
+            mid = 0.5 * (lo + hi)
+            if gap_at(mid) > 0.0:
+                lo = mid
+            else:
+                hi = mid
+        s = hi + protrusion_mm
+        centre = _ray_index(grid, origin_xyz, direction, s)
+        return Placement(shape, tuple(int(c) for c in centre), category, None, 0.0)
+
+    assert gap_range_mm is not None
+    low, high = gap_range_mm
+    high = min(high, gap0 - 0.05)
+    if high < low:
+        return None
+    target_gap_mm = float(rng.uniform(low, high))
+    lo, hi = 0.0, s_exit  # gap(lo) >= target > gap(hi)
+    best_s, best_err = 0.0, abs(gap0 - target_gap_mm)
+    for _ in range(16):
+        mid = 0.5 * (lo + hi)
+        g = gap_at(mid)
+        if abs(g - target_gap_mm) < best_err:
+            best_s, best_err = mid, abs(g - target_gap_mm)
+        if g >= target_gap_mm:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < min(grid.spacing) / 4:
+            break
+    # keep the position on the safe side of the category boundary
+    s = best_s
+    g = gap_at(s)
+    if category == "close" and g <= 0.0:
+        s, g = lo, gap_at(lo)
+    centre = _ray_index(grid, origin_xyz, direction, s)
+    return Placement(shape, tuple(int(c) for c in centre), category, target_gap_mm, g)
+
+
+def place_satellite(
+    *,
+    rng: np.random.Generator,
+    shape: TumourShape,
+    probe: GapProbe,
+    min_gap_mm: float,
+    avoid: list[tuple[np.ndarray, float]],
+    tries: int = 40,
+) -> Placement | None:
+    """Random position inside the specimen with gap >= ``min_gap_mm`` away from ``avoid``."""
+    offsets = shape.boundary_offsets()
+    inside = np.argwhere(probe.specimen[::4, ::4, ::4]) * 4
+    if len(inside) == 0:
+        return None
+    for _ in range(tries):
+        centre = inside[rng.integers(len(inside))]
+        xyz = index_to_xyz(probe.grid, centre[None])[0]
+        if any(np.linalg.norm(xyz - c) < r + shape.radius_mm + 2.0 for c, r in avoid):
+            continue
+        g = probe.gap(offsets=offsets, centre_index=centre)
+        if g >= min_gap_mm:
+            return Placement(shape, tuple(int(c) for c in centre), "clear", min_gap_mm, g)
+    return None
+
+
+def paste(
+    *, placement: Placement, mask: np.ndarray, uptake: np.ndarray | None = None, label: int | None = None,
+    ids: np.ndarray | None = None,
+) -> None:
+    """Write the placed tumour into ``mask`` (bool), ``uptake`` (max) and ``ids`` (label)."""
+    shape = placement.shape
+    start = np.asarray(placement.centre_index) - np.asarray(shape.centre_index)
+    stop = start + np.asarray(shape.mask.shape)
+    lo = np.maximum(start, 0)
+    hi = np.minimum(stop, mask.shape)
+    if np.any(hi <= lo):
+        return
+    dst = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    src = tuple(slice(a - s, b - s) for a, b, s in zip(lo, hi, start, strict=True))
+    piece = shape.mask[src]
+    mask[dst] |= piece
+    if uptake is not None:
+        np.maximum(uptake[dst], np.where(piece, shape.uptake[src], 0.0), out=uptake[dst])
+    if ids is not None and label is not None:
+        ids[dst][piece] = label

@@ -1,0 +1,346 @@
+/**
+ * Entry point of the case viewer. The page provides only
+ *
+ *   <div id="viewer-root"></div>
+ *   {{ viewer_config|json_script:"viewer-config" }}
+ *   <script type="module" src="{% static 'viewer/main.mjs' %}"></script>
+ *
+ * and this module builds the whole interface inside the root, loads the case and its
+ * volumes, and exposes the test hook `window.petctViewer` (see README.md).
+ */
+
+const MODULE_START = performance.now();
+
+import { createApi } from "./api.mjs";
+import { createGrid, VIEWS } from "./geometry.mjs";
+import { Viewer } from "./viewer.mjs";
+import { attachPointer, attachKeyboard } from "./tools.mjs";
+import { MaskSession } from "./session.mjs";
+import { createCallForm } from "./callform.mjs";
+import { toolsPanel, displayPanel, overlayPanel, marginPanel, helpPanel } from "./panels.mjs";
+import { crc32, countNonzero } from "./maskcodec.mjs";
+import { formatMm } from "./ruler.mjs";
+import { h } from "./dom.mjs";
+
+const VIEW_TITLES = { axial: "Axial", coronal: "Coronal", sagittal: "Sagittal" };
+const FINISHED_RUNS = new Set(["succeeded", "success", "done", "completed", "finished", "failed", "error", "cancelled"]);
+
+const timings = { moduleStartMs: MODULE_START, caseLoadedMs: null, firstImageMs: null, volumesLoadedMs: null, readyMs: null };
+let resolveReady;
+let rejectReady;
+const ready = new Promise((res, rej) => {
+  resolveReady = res;
+  rejectReady = rej;
+});
+ready.catch(() => {});
+
+const hook = {
+  ready,
+  timings,
+  viewer: null,
+  session: null,
+  /** Mean ms per full render (image + compose) of a view. */
+  benchmarkRender: (n = 50, view = "axial") => hook.viewer.benchmarkRender(n, view),
+  /** zlib.crc32 of the mask bytes (0/1, C order), unsigned. */
+  getMaskChecksum: () => (hook.viewer ? crc32(hook.viewer.mask) : null),
+  getMaskVoxelCount: () => (hook.viewer ? countNonzero(hook.viewer.mask) : null),
+  get state() {
+    const v = hook.viewer;
+    if (!v) return null;
+    return {
+      slices: { ...v.slices },
+      cursor: [...v.cursor],
+      window: v.wl.window,
+      level: v.wl.level,
+      preset: v.wl.preset,
+      tool: v.tool,
+      mode: v.mode,
+      activeView: v.activeView,
+      zoom: Object.fromEntries(VIEWS.map((n) => [n, v.viewState[n].zoom])),
+      brushRadiusMm: v.brushRadiusMm,
+      petThreshold: v.petThreshold,
+      pet: { ...v.pet },
+      overlays: Object.fromEntries(Object.entries(v.overlays).map(([k, o]) => [k, { visible: o.visible, available: o.available, style: o.style, color: o.color }])),
+      rulers: v.rulers.map((r) => ({ view: r.view, slice: r.slice, mm: r.mm })),
+      dirty: hook.session ? hook.session.dirty : false,
+      segmentation: hook.session?.current ? { ...hook.session.current } : null,
+      canUndo: v.history.canUndo,
+      canRedo: v.history.canRedo,
+    };
+  },
+};
+window.petctViewer = hook;
+
+function ensureStylesheet() {
+  const href = new URL("./viewer.css", import.meta.url).href;
+  if ([...document.querySelectorAll('link[rel="stylesheet"]')].some((l) => l.href === href)) return;
+  document.head.append(h("link", { rel: "stylesheet", href }));
+}
+
+function readConfig() {
+  const node = document.getElementById("viewer-config");
+  if (!node) throw new Error('missing <script id="viewer-config"> (json_script)');
+  return JSON.parse(node.textContent);
+}
+
+function buildView(view) {
+  const canvas = h("canvas", { testid: `canvas-${view}`, tabindex: "0", "aria-label": `${VIEW_TITLES[view]} view` });
+  const slider = h("input", { type: "range", min: "0", max: "0", step: "1", value: "0", testid: `slider-${view}`, "aria-label": `${VIEW_TITLES[view]} slice` });
+  const label = h("span", { class: "pv-view__slice", testid: `slice-${view}` }, "–");
+  const body = h("div", { class: "pv-view__body" }, canvas);
+  const element = h("div", { class: `pv-view pv-view--${view}`, dataset: { view }, testid: `view-${view}` }, h("div", { class: "pv-view__head" }, h("span", { class: "pv-view__name" }, VIEW_TITLES[view]), slider, label), body);
+  return { canvas, slider, label, body, element };
+}
+
+function formatReadout(p) {
+  if (!p) return "Move the pointer over an image for position and values.";
+  const [x, y, z] = p.mm.map((v) => v.toFixed(1));
+  const parts = [`x ${x}  y ${y}  z ${z} mm`, `voxel [${p.kji.join(", ")}]`];
+  if (p.hu !== null) parts.push(`CT ${p.hu} HU`);
+  if (p.pet !== null) parts.push(p.petUnits === "SUV" ? `PET ${p.pet.toFixed(2)} SUV` : `PET ${Math.round(p.pet).toLocaleString()} Bq/ml`);
+  if (p.uncertainty !== null) parts.push(`uncertainty ${p.uncertainty.toFixed(2)}`);
+  const inside = [p.mine && "my mask", p.model && "model", p.gt && "ground truth"].filter(Boolean);
+  if (inside.length) parts.push(`in: ${inside.join(", ")}`);
+  return parts.join("   ·   ");
+}
+
+async function main() {
+  ensureStylesheet();
+  const root = document.getElementById("viewer-root");
+  if (!root) throw new Error('missing <div id="viewer-root">');
+  root.classList.add("pv-root");
+  const status = h("div", { class: "pv-status", testid: "status", role: "status", "aria-live": "polite" }, "Loading case…");
+  const setStatus = (text, kind = "info") => {
+    status.textContent = text;
+    status.dataset.kind = kind;
+  };
+  root.replaceChildren(h("div", { class: "pv-app pv-app--loading" }, h("header", { class: "pv-topbar" }, h("span", { class: "pv-brand" }, "PET-CT margin viewer"), status)));
+
+  let config;
+  try {
+    config = readConfig();
+  } catch (err) {
+    setStatus(`Cannot start the viewer: ${err.message}`, "error");
+    throw err;
+  }
+  const api = createApi(config.apiBase);
+  let caseData;
+  try {
+    caseData = await api.getCase();
+  } catch (err) {
+    setStatus(`Could not load case ${config.caseCode}: ${err.message}`, "error");
+    throw err;
+  }
+  timings.caseLoadedMs = performance.now() - MODULE_START;
+
+  const canSeeModel = !!config.canSeeModel;
+  const canSeeGT = !!config.canSeeGroundTruth;
+  const grid = createGrid(caseData.working_grid);
+  const views = Object.fromEntries(VIEWS.map((v) => [v, buildView(v)]));
+  const viewer = new Viewer(grid, Object.fromEntries(VIEWS.map((v) => [v, views[v].canvas])), { suvFactor: caseData.suv_factor, moduleStart: MODULE_START });
+  hook.viewer = viewer;
+  const session = new MaskSession({ api, viewer, segmentation: caseData.my_segmentation });
+  hook.session = session;
+
+  // ---- actions
+  const saveMask = async () => {
+    if (!session.dirty && session.current) {
+      setStatus(`No changes since version ${session.current.version}.`);
+      return session.current;
+    }
+    setStatus("Saving mask…");
+    try {
+      const res = await session.save();
+      setStatus(`Mask saved as version ${res.version}.`, "success");
+      discardButton.hidden = true;
+      return res;
+    } catch (err) {
+      setStatus(`Could not save the mask: ${err.detail || err.message}`, "error");
+      throw err;
+    }
+  };
+  hook.saveMask = saveMask;
+  const actions = {
+    save: () => saveMask().catch(() => {}),
+    startFromModel: () => {
+      const n = viewer.startFromModel();
+      setStatus(n ? `Started from the model's mask (${n.toLocaleString()} voxels changed). Ctrl+Z undoes.` : "My mask already equals the model's.");
+    },
+    discardDraft: async () => {
+      await session.discardDraft();
+      discardButton.hidden = true;
+      setStatus("Draft discarded; showing the saved version.");
+    },
+    toggleHelp: () => help.toggle(),
+    toggleMyMask: () => viewer.setOverlay("mine", { visible: !viewer.overlays.mine.visible }),
+  };
+
+  // ---- panels
+  const tools = toolsPanel(viewer, session, actions, { canSeeModel });
+  const discardButton = tools.discard;
+  const display = displayPanel(viewer, { suvUnavailableReason: caseData.suv_factor ? null : caseData.suv_unavailable_reason });
+  const overlays = overlayPanel(viewer);
+  const help = helpPanel();
+  let margin = canSeeModel ? marginPanel(viewer, caseData.margin, caseData.model) : null;
+  const marginSlot = h("div", { class: "pv-slot" }, margin ? margin.element : null);
+  const rc = config.readContext || {};
+  const callAllowed = rc.canCall !== false && rc.callAllowed !== false;
+  const callForm = callAllowed
+    ? createCallForm({
+        api,
+        readContext: rc,
+        thresholdMm: caseData.margin?.threshold_mm ?? 1,
+        beforeSubmit: async () => {
+          if (session.dirty || (!session.current && countNonzero(viewer.mask) > 0)) await saveMask();
+          return session.current?.id ?? null;
+        },
+        onStatus: (text) => setStatus(text, "success"),
+      })
+    : null;
+  hook.timer = callForm?.timer ?? null;
+  const readout = h("div", { class: "pv-readout", testid: "readout" }, formatReadout(null));
+  const caseInfo = h("span", { class: "pv-caseinfo", testid: "case-info" }, `Case ${caseData.code || config.caseCode}`, config.user ? h("span", { class: "pv-muted" }, ` · ${config.user.username}${config.user.role ? ` (${config.user.role})` : ""}`) : null);
+
+  root.replaceChildren(
+    h(
+      "div",
+      { class: "pv-app" },
+      h("header", { class: "pv-topbar" }, h("span", { class: "pv-brand" }, "PET-CT margin viewer"), caseInfo, status),
+      h("aside", { class: "pv-side pv-side--left", "aria-label": "Tools and display" }, tools.element, display.element, overlays.element),
+      h("main", { class: "pv-views", "aria-label": "Images" }, VIEWS.map((v) => views[v].element)),
+      h("aside", { class: "pv-side pv-side--right", "aria-label": "Margin and call" }, marginSlot, callForm ? callForm.element : h("p", { class: "pv-card pv-muted", testid: "call-hidden" }, "Margin calls are not recorded in this session."), help.element),
+      h("footer", { class: "pv-footer" }, readout),
+    ),
+  );
+
+  // ---- wiring
+  const keys = attachKeyboard(viewer, actions);
+  for (const v of VIEWS) {
+    const { canvas, slider, body } = views[v];
+    attachPointer(viewer, v, canvas, keys);
+    slider.max = String(viewer.specs[v].sliceCount - 1);
+    slider.addEventListener("input", () => viewer.setSlice(v, parseInt(slider.value, 10)));
+    slider.addEventListener("keydown", (e) => e.stopPropagation());
+    const ro = new ResizeObserver(() => viewer.resize(v, body.clientWidth, body.clientHeight));
+    ro.observe(body);
+    viewer.resize(v, body.clientWidth, body.clientHeight);
+  }
+  const syncViews = () => {
+    const slices = viewer.slices;
+    for (const v of VIEWS) {
+      const { slider, label, element } = views[v];
+      if (slider.value !== String(slices[v])) slider.value = String(slices[v]);
+      const spec = viewer.specs[v];
+      label.textContent = `${slices[v] + 1} / ${spec.sliceCount}`;
+      element.classList.toggle("is-active", viewer.activeView === v);
+      element.dataset.tool = viewer.tool;
+    }
+  };
+  const updateAll = () => {
+    syncViews();
+    tools.update();
+    display.update();
+    overlays.update();
+  };
+  viewer.addEventListener("change", updateAll);
+  viewer.addEventListener("mask", () => tools.update());
+  viewer.addEventListener("hover", (e) => (readout.textContent = formatReadout(e.detail)));
+  viewer.addEventListener("notice", (e) => setStatus(e.detail.text, "warning"));
+  viewer.addEventListener("ruler", (e) => setStatus(`Ruler: ${formatMm(e.detail.mm)}`));
+  session.addEventListener("state", () => tools.update());
+  updateAll();
+  viewer.firstImage.then((ms) => (timings.firstImageMs = ms));
+
+  // ---- volumes
+  const expect = (dtype) => ({ dtype, shape: grid.shape });
+  const vols = caseData.volumes || {};
+  const loads = [];
+  const progress = {};
+  const showProgress = () => {
+    const pending = Object.entries(progress).filter(([, s]) => s === "loading").map(([n]) => n);
+    const failed = Object.entries(progress).filter(([, s]) => s === "failed").map(([n]) => n);
+    if (failed.length) setStatus(`Could not load: ${failed.join(", ")}.`, "error");
+    else if (pending.length) setStatus(`Loading ${pending.join(", ")}…`);
+  };
+  const load = (label, url, dtype, into) => {
+    if (!url) return;
+    progress[label] = "loading";
+    loads.push(
+      api.loadVolume(url, { expect: expect(dtype) }).then(
+        (vol) => {
+          into(vol.data);
+          progress[label] = "done";
+          showProgress();
+        },
+        (err) => {
+          progress[label] = "failed";
+          console.error(label, err);
+          showProgress();
+        },
+      ),
+    );
+  };
+  load("CT", vols.ct, "int16", (d) => viewer.setVolume("ct", d));
+  load("PET", vols.pet, "float32", (d) => viewer.setVolume("pet", d));
+  load("specimen", vols.specimen, "uint8", (d) => viewer.setVolume("specimen", d));
+  if (canSeeModel) {
+    load("model mask", vols.model_mask, "uint8", (d) => viewer.setVolume("model", d));
+    load("uncertainty", vols.uncertainty, "float32", (d) => viewer.setVolume("uncertainty", d));
+    viewer.setMargin(caseData.margin);
+  }
+  if (canSeeGT) load("ground truth", vols.ground_truth, "uint8", (d) => viewer.setVolume("gt", d));
+  let myMaskFailed = false;
+  if (caseData.my_segmentation?.url) {
+    load("my mask", caseData.my_segmentation.url, "uint8", (d) => viewer.loadMask(d));
+  }
+  showProgress();
+  await Promise.all(loads);
+  myMaskFailed = progress["my mask"] === "failed";
+  timings.volumesLoadedMs = performance.now() - MODULE_START;
+  session.markLoaded();
+
+  const draft = myMaskFailed ? { restored: false } : await session.restoreDraft();
+  if (draft.restored) {
+    const when = draft.updated ? ` from ${new Date(draft.updated).toLocaleString()}` : "";
+    discardButton.hidden = false;
+    setStatus(`Restored your unsaved draft${when}. Save to keep it as a new version, or discard it.`, "warning");
+  } else if (!Object.values(progress).includes("failed")) {
+    const v = session.current ? `my mask version ${session.current.version}` : "no saved mask yet";
+    setStatus(`Case ${caseData.code || config.caseCode} ready · ${v}.`, "success");
+  }
+  session.start();
+  updateAll();
+
+  if (canSeeModel && caseData.model && !FINISHED_RUNS.has(String(caseData.model.run_status).toLowerCase())) pollModel();
+
+  async function pollModel() {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 5000));
+      let fresh;
+      try {
+        fresh = await api.getCase();
+      } catch {
+        continue;
+      }
+      const done = !fresh.model || FINISHED_RUNS.has(String(fresh.model.run_status).toLowerCase());
+      const next = marginPanel(viewer, fresh.margin, fresh.model);
+      marginSlot.replaceChildren(next ? next.element : "");
+      if (!done) continue;
+      const fv = fresh.volumes || {};
+      if (fv.model_mask) api.loadVolume(fv.model_mask, { expect: expect("uint8") }).then((v) => viewer.setVolume("model", v.data)).catch(() => {});
+      if (fv.uncertainty) api.loadVolume(fv.uncertainty, { expect: expect("float32") }).then((v) => viewer.setVolume("uncertainty", v.data)).catch(() => {});
+      viewer.setMargin(fresh.margin);
+      setStatus(`Model ${fresh.model?.run_status ?? "finished"}.`);
+      return;
+    }
+  }
+
+  if (viewer.volumes.ct) await viewer.firstImage;
+  timings.readyMs = performance.now() - MODULE_START;
+  return hook;
+}
+
+main().then(resolveReady, (err) => {
+  console.error(err);
+  rejectReady(err);
+});

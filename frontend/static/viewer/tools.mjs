@@ -1,0 +1,202 @@
+/**
+ * Mouse and keyboard interaction: turns pointer, wheel and key events on the view
+ * canvases into Viewer calls (navigate, window/level, pan, zoom, brush strokes, polygon,
+ * ruler) and lists the keyboard shortcuts shown in the help panel.
+ */
+
+import { dragWindowLevel, PRESETS } from "./windowing.mjs";
+
+/** Keyboard shortcuts: [keys, description], shown in the help panel. */
+export const SHORTCUTS = Object.freeze([
+  ["Click / drag", "Set the crosshair (Navigate tool)"],
+  ["Wheel, ↑ / ↓", "Next / previous slice"],
+  ["PgUp / PgDn", "10 slices"],
+  ["Ctrl + wheel, + / −", "Zoom"],
+  ["Right / middle drag, Space + drag", "Pan"],
+  ["Shift + drag", "Window / level (any tool)"],
+  ["0 / R", "Reset this view / all views"],
+  ["N W B E T P M", "Navigate, W/L, Brush, Eraser, PET brush, Polygon, Ruler"],
+  ["[ / ]", "Brush radius − / +"],
+  ["Double-click / Enter", "Close the polygon (Alt: erase)"],
+  ["Esc", "Cancel polygon / ruler"],
+  ["Ctrl + Z", "Undo"],
+  ["Ctrl + Y, Ctrl + Shift + Z", "Redo"],
+  ["Ctrl + S", "Save mask"],
+  [PRESETS.map((p) => p.key).join(" "), `CT presets (${PRESETS.map((p) => p.label).join(", ")})`],
+  ["F", "Fused / CT / PET"],
+  ["O", "Show / hide my mask"],
+  ["C", "Show / hide crosshair"],
+  ["J", "Jump to the closest margin"],
+  ["?", "Show / hide this help"],
+]);
+
+const TOOL_KEYS = { n: "navigate", w: "wl", b: "brush", e: "eraser", t: "petbrush", p: "polygon", m: "ruler" };
+const BRUSH_TOOLS = new Set(["brush", "eraser", "petbrush"]);
+
+function localPoint(canvas, e) {
+  const rect = canvas.getBoundingClientRect();
+  return { x: e.clientX - rect.left, y: e.clientY - rect.top };
+}
+
+/** Wire pointer and wheel events of one view canvas to the viewer. */
+export function attachPointer(viewer, view, canvas, keys) {
+  let drag = null;
+  let wheelAccumulator = 0;
+
+  canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+
+  canvas.addEventListener("pointerdown", (e) => {
+    canvas.focus({ preventScroll: true });
+    viewer.setActiveView(view);
+    const p = localPoint(canvas, e);
+    const img = viewer.screenToImage(view, p.x, p.y);
+    const tool = viewer.tool;
+    if (e.button === 1 || e.button === 2 || keys.space || (e.button === 0 && tool === "pan")) {
+      drag = { type: "pan", x: p.x, y: p.y };
+      e.preventDefault();
+    } else if (e.button === 0 && (e.shiftKey || tool === "wl")) {
+      drag = { type: "wl", x: p.x, y: p.y, start: { ...viewer.wl } };
+    } else if (e.button === 0 && BRUSH_TOOLS.has(tool)) {
+      viewer.beginStroke(view, img.u, img.v, tool);
+      drag = { type: "stroke" };
+    } else if (e.button === 0 && tool === "polygon") {
+      if (e.detail < 2) viewer.addPolygonPoint(view, img.u, img.v);
+    } else if (e.button === 0 && tool === "ruler") {
+      viewer.beginRuler(view, img.u, img.v);
+      drag = { type: "ruler" };
+    } else if (e.button === 0) {
+      viewer.setCursorFromView(view, img.u, img.v);
+      drag = { type: "navigate" };
+    }
+    if (drag) canvas.setPointerCapture(e.pointerId);
+  });
+
+  canvas.addEventListener("pointermove", (e) => {
+    const p = localPoint(canvas, e);
+    const img = viewer.screenToImage(view, p.x, p.y);
+    if (drag) {
+      if (drag.type === "pan") {
+        viewer.pan(view, p.x - drag.x, p.y - drag.y);
+        drag.x = p.x;
+        drag.y = p.y;
+      } else if (drag.type === "wl") {
+        const wl = dragWindowLevel(drag.start, p.x - drag.x, p.y - drag.y);
+        viewer.setWindowLevel(wl.window, wl.level);
+      } else if (drag.type === "stroke") {
+        viewer.continueStroke(img.u, img.v);
+      } else if (drag.type === "ruler") {
+        viewer.moveRuler(img.u, img.v);
+      } else if (drag.type === "navigate") {
+        viewer.setCursorFromView(view, img.u, img.v);
+      }
+    }
+    viewer.setHover(view, img.u, img.v);
+  });
+
+  const end = (e) => {
+    if (!drag) return;
+    if (drag.type === "stroke") viewer.endStroke();
+    if (drag.type === "ruler") viewer.endRuler();
+    drag = null;
+    if (canvas.hasPointerCapture(e.pointerId)) canvas.releasePointerCapture(e.pointerId);
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  canvas.addEventListener("pointerleave", () => {
+    if (!drag) viewer.setHover(null);
+  });
+
+  canvas.addEventListener("dblclick", (e) => {
+    if (viewer.tool === "polygon") {
+      e.preventDefault();
+      viewer.closePolygon(e.altKey);
+    }
+  });
+
+  canvas.addEventListener(
+    "wheel",
+    (e) => {
+      e.preventDefault();
+      viewer.setActiveView(view);
+      const dy = e.deltaMode === 1 ? e.deltaY * 40 : e.deltaMode === 2 ? e.deltaY * 400 : e.deltaY;
+      if (e.ctrlKey || e.metaKey) {
+        const p = localPoint(canvas, e);
+        viewer.zoom(view, Math.exp(-dy * 0.0015), p.x, p.y);
+        return;
+      }
+      // Mouse wheels send ~100 px per notch: one slice per event; touchpads accumulate.
+      let steps = 0;
+      if (Math.abs(dy) >= 50) steps = Math.sign(dy);
+      else {
+        wheelAccumulator += dy;
+        if (Math.abs(wheelAccumulator) >= 50) {
+          steps = Math.sign(wheelAccumulator);
+          wheelAccumulator = 0;
+        }
+      }
+      if (steps) viewer.scrollSlice(view, -steps * (e.shiftKey ? 5 : 1));
+    },
+    { passive: false },
+  );
+}
+
+function isTyping(target) {
+  if (!target || !target.tagName) return false;
+  const tag = target.tagName;
+  if (tag === "TEXTAREA" || target.isContentEditable) return true;
+  if (tag === "SELECT") return true;
+  if (tag === "INPUT") return !["checkbox", "radio", "button", "range", "color"].includes(target.type);
+  return false;
+}
+
+/**
+ * Global keyboard shortcuts. `actions` supplies what lives outside the viewer:
+ * {save(), toggleHelp(), toggleMyMask()}. Returns the shared key state ({space}).
+ */
+export function attachKeyboard(viewer, actions, target = window) {
+  const keys = { space: false };
+  target.addEventListener("keydown", (e) => {
+    if (isTyping(e.target)) return;
+    const k = e.key;
+    const ctrl = e.ctrlKey || e.metaKey;
+    const view = viewer.activeView;
+    let handled = true;
+    if (ctrl && (k === "z" || k === "Z")) {
+      if (e.shiftKey) viewer.redo();
+      else viewer.undo();
+    } else if (ctrl && (k === "y" || k === "Y")) viewer.redo();
+    else if (ctrl && (k === "s" || k === "S")) actions.save?.();
+    else if (ctrl) handled = false;
+    else if (k === "ArrowUp") viewer.scrollSlice(view, 1);
+    else if (k === "ArrowDown") viewer.scrollSlice(view, -1);
+    else if (k === "PageUp") viewer.scrollSlice(view, 10);
+    else if (k === "PageDown") viewer.scrollSlice(view, -10);
+    else if (k === "+" || k === "=") viewer.zoom(view, 1.25);
+    else if (k === "-" || k === "_") viewer.zoom(view, 0.8);
+    else if (k === "0") viewer.resetView(view);
+    else if (k === "r" || k === "R") viewer.resetView();
+    else if (k === " ") {
+      keys.space = true;
+    } else if (k === "[") viewer.setBrushRadius(viewer.brushRadiusMm - (viewer.brushRadiusMm > 1 ? 0.5 : 0.1));
+    else if (k === "]") viewer.setBrushRadius(viewer.brushRadiusMm + (viewer.brushRadiusMm >= 1 ? 0.5 : 0.1));
+    else if (k === "Enter" && viewer.polygon) viewer.closePolygon(e.altKey);
+    else if (k === "Escape") viewer.cancelDrafts();
+    else if (k === "f" || k === "F") viewer.cycleMode();
+    else if (k === "c" || k === "C") viewer.toggleCrosshair();
+    else if (k === "j" || k === "J") viewer.jumpToMargin();
+    else if (k === "o" || k === "O") actions.toggleMyMask?.();
+    else if (k === "?" || k === "h" || k === "H") actions.toggleHelp?.();
+    else if (TOOL_KEYS[k.toLowerCase()] && !e.altKey) viewer.setTool(TOOL_KEYS[k.toLowerCase()]);
+    else {
+      const preset = PRESETS.find((p) => p.key === k);
+      if (preset) viewer.applyPreset(preset.id);
+      else handled = false;
+    }
+    if (handled) e.preventDefault();
+  });
+  target.addEventListener("keyup", (e) => {
+    if (e.key === " ") keys.space = false;
+  });
+  target.addEventListener("blur", () => (keys.space = false));
+  return keys;
+}

@@ -1,0 +1,612 @@
+/**
+ * The Viewer: display state of one case (linked cursor, slices, zoom/pan, window/level,
+ * PET display, overlays, tool) over the loaded volumes and the reader's editable mask,
+ * and the render loop that draws the three planes. It has no knowledge of the page's
+ * controls: the UI listens to its events ("change", "hover", "mask") and calls its methods.
+ */
+
+import { VIEWS, planeSpec, viewTransform, screenToImage, zoomAbout, orientationLabels, clampVoxel, voxelToMm, flatIndex, inBounds } from "./geometry.mjs";
+import { buildGreyLut, clampWindowLevel, presetById, DEFAULT_PRESET, robustRange } from "./windowing.mjs";
+import { PlaneRenderer, buildPetTables, petScaling, heatAlphaTable } from "./renderer.mjs";
+import { getColormap, packLut, packColor, parseHexColor } from "./colormaps.mjs";
+import { discOffsets, paintStroke, petThresholdGate, fillPolygon, fillPlane, assignFrom } from "./brush.mjs";
+import { DiffRecorder, History } from "./history.mjs";
+import { planeDistanceMm } from "./ruler.mjs";
+import * as ann from "./annotations.mjs";
+
+export const TOOLS = Object.freeze(["navigate", "wl", "pan", "brush", "eraser", "petbrush", "polygon", "ruler"]);
+export const EDIT_TOOLS = new Set(["brush", "eraser", "petbrush", "polygon"]);
+export const MODES = Object.freeze(["fused", "ct", "pet"]);
+/** Label overlays, drawn bottom to top. */
+export const MASK_OVERLAYS = Object.freeze(["specimen", "model", "gt", "mine"]);
+
+const DEFAULT_OVERLAYS = () => ({
+  specimen: { label: "Specimen outline", visible: true, color: "#5ab4ff", style: "contour", available: false },
+  uncertainty: { label: "Model uncertainty", visible: false, opacity: 0.6, available: false },
+  model: { label: "Model segmentation", visible: true, color: "#f5a623", style: "contour", available: false },
+  gt: { label: "Ground truth", visible: true, color: "#ff5fd2", style: "contour", available: false },
+  mine: { label: "My mask", visible: true, color: "#39d98a", style: "both", available: true },
+  margin: { label: "Closest margin", visible: true, available: false },
+});
+
+export class Viewer extends EventTarget {
+  /**
+   * @param grid   {shape, spacing, origin, direction} (geometry.createGrid)
+   * @param views  {axial: HTMLCanvasElement, coronal: ..., sagittal: ...}
+   * @param options {suvFactor, moduleStart}
+   */
+  constructor(grid, views, { suvFactor = null, moduleStart = 0, createCanvas } = {}) {
+    super();
+    this.grid = grid;
+    this.shape = grid.shape;
+    this.voxels = grid.shape[0] * grid.shape[1] * grid.shape[2];
+    this.specs = Object.fromEntries(VIEWS.map((v) => [v, planeSpec(v, grid.shape, grid.spacing)]));
+    this.letters = Object.fromEntries(VIEWS.map((v) => [v, orientationLabels(v, grid.direction)]));
+    this.canvases = views;
+    this.sizes = Object.fromEntries(VIEWS.map((v) => [v, { w: 1, h: 1, dpr: 1 }]));
+    this.renderers = Object.fromEntries(VIEWS.map((v) => [v, new PlaneRenderer(createCanvas)]));
+    this.volumes = { ct: null, pet: null, specimen: null, model: null, uncertainty: null, gt: null };
+    this.mask = new Uint8Array(this.voxels);
+    this.history = new History();
+    this.revision = 0;
+    this.cursor = grid.shape.map((n) => Math.floor(n / 2));
+    this.viewState = Object.fromEntries(VIEWS.map((v) => [v, { zoom: 1, panX: 0, panY: 0 }]));
+    const preset = presetById(DEFAULT_PRESET);
+    this.wl = { window: preset.window, level: preset.level, preset: preset.id };
+    this.suvFactor = suvFactor || null;
+    this.pet = { colormap: "hot", min: 1, max: 10, opacity: 0.55, units: suvFactor ? "SUV" : "Bq/ml" };
+    this.mode = "fused";
+    this.overlays = DEFAULT_OVERLAYS();
+    this.fillOpacity = 0.35;
+    this.tool = "navigate";
+    this.brushRadiusMm = 1.0;
+    this.petThreshold = suvFactor ? 2.5 : 5000;
+    this.activeView = "axial";
+    this.smooth = false;
+    this.showCrosshair = true;
+    this.rulers = [];
+    this.rulerDraft = null;
+    this.polygon = null;
+    this.hover = null;
+    this.margin = null;
+    this.stroke = null;
+    this.moduleStart = moduleStart;
+    this.timings = { firstImageMs: null, firstImageAt: null, lastRenderMs: null };
+    this.#tables = {};
+    this.#dirtyImage = new Set(VIEWS);
+    this.#dirtyCompose = new Set(VIEWS);
+    this.#rebuildGrey();
+    this.#rebuildPetTables();
+    this.#firstImage = new Promise((resolve) => (this.#resolveFirstImage = resolve));
+  }
+
+  #tables;
+  #dirtyImage;
+  #dirtyCompose;
+  #frame = 0;
+  #firstImage;
+  #resolveFirstImage;
+
+  /** Promise resolved when the first CT image has been drawn. */
+  get firstImage() {
+    return this.#firstImage;
+  }
+
+  // ---------------------------------------------------------------- data
+
+  /** Attach a loaded volume (typed array in C order on the working grid). */
+  setVolume(name, data) {
+    if (data && data.length !== this.voxels) throw new Error(`${name}: ${data.length} voxels, grid has ${this.voxels}`);
+    this.volumes[name] = data;
+    if (name === "pet" && data) this.#autoPetWindow();
+    if (name === "uncertainty" && data) this.#tables.heatMax = Math.max(1e-6, robustRange(data, { lowPercentile: 0, highPercentile: 99.9 })[1]);
+    const key = { specimen: "specimen", model: "model", gt: "gt", uncertainty: "uncertainty" }[name];
+    if (key) this.overlays[key].available = !!data;
+    this.requestRender();
+    this.#emit("change");
+  }
+
+  /** Replace the reader's mask without recording history (loading a saved version or draft). */
+  loadMask(data) {
+    if (data.length !== this.voxels) throw new Error(`mask has ${data.length} voxels, grid has ${this.voxels}`);
+    this.mask.set(data);
+    this.history.clear();
+    this.#maskChanged(null, "load");
+  }
+
+  setMargin(margin) {
+    this.margin = margin && margin.closest_point ? margin : null;
+    this.overlays.margin.available = !!this.margin;
+    this.requestRender(VIEWS, false);
+    this.#emit("change");
+  }
+
+  #autoPetWindow() {
+    const f = this.suvFactor || 1;
+    const [, hi] = robustRange(this.volumes.pet, { lowPercentile: 0, highPercentile: 99.9, ignoreBelow: 1e-9 });
+    const max = hi * f > 0 ? hi * f : 1;
+    this.pet.max = roundNice(max);
+    this.pet.min = roundNice(max * 0.25);
+    if (!this.suvFactor) this.petThreshold = roundNice(max * 0.4);
+    this.#rebuildPetTables();
+  }
+
+  // ---------------------------------------------------------------- display settings
+
+  setWindowLevel(window, level, preset = null) {
+    const wl = clampWindowLevel(window, level);
+    if (wl.window === this.wl.window && wl.level === this.wl.level && preset === this.wl.preset) return;
+    this.wl = { ...wl, preset };
+    this.#rebuildGrey();
+    this.requestRender();
+    this.#emit("change");
+  }
+
+  applyPreset(id) {
+    const p = presetById(id);
+    if (p) this.setWindowLevel(p.window, p.level, p.id);
+  }
+
+  setPet(changes) {
+    Object.assign(this.pet, changes);
+    if (this.pet.max <= this.pet.min) this.pet.max = this.pet.min + Math.abs(this.pet.min || 1) * 0.01 + 1e-6;
+    this.#rebuildPetTables();
+    this.requestRender();
+    this.#emit("change");
+  }
+
+  setMode(mode) {
+    if (!MODES.includes(mode)) return;
+    this.mode = mode;
+    this.requestRender();
+    this.#emit("change");
+  }
+
+  cycleMode() {
+    this.setMode(MODES[(MODES.indexOf(this.mode) + 1) % MODES.length]);
+  }
+
+  setOverlay(name, changes) {
+    Object.assign(this.overlays[name], changes);
+    this.requestRender(VIEWS, name !== "margin");
+    this.#emit("change");
+  }
+
+  setFillOpacity(opacity) {
+    this.fillOpacity = Math.min(1, Math.max(0, opacity));
+    this.requestRender();
+    this.#emit("change");
+  }
+
+  setSmooth(on) {
+    this.smooth = !!on;
+    this.requestRender(VIEWS, false);
+    this.#emit("change");
+  }
+
+  toggleCrosshair() {
+    this.showCrosshair = !this.showCrosshair;
+    this.requestRender(VIEWS, false);
+  }
+
+  setTool(tool) {
+    if (!TOOLS.includes(tool) || tool === this.tool) return;
+    if (this.tool === "polygon") this.polygon = null;
+    this.rulerDraft = null;
+    this.tool = tool;
+    this.requestRender(VIEWS, false);
+    this.#emit("change");
+  }
+
+  setBrushRadius(mm) {
+    this.brushRadiusMm = Math.min(50, Math.max(0.05, Number(mm) || this.brushRadiusMm));
+    this.requestRender(VIEWS, false);
+    this.#emit("change");
+  }
+
+  setPetThreshold(value) {
+    if (Number.isFinite(value)) this.petThreshold = value;
+    this.#emit("change");
+  }
+
+  #rebuildGrey() {
+    this.#tables.greyLut = buildGreyLut(this.wl.window, this.wl.level, this.#tables.greyLut);
+  }
+
+  #rebuildPetTables() {
+    this.#tables.pet = buildPetTables(this.pet.colormap, this.pet.opacity, this.#tables.pet);
+    Object.assign(this.#tables, petScaling(this.pet.min, this.pet.max, this.suvFactor));
+  }
+
+  // ---------------------------------------------------------------- navigation
+
+  get slices() {
+    return { axial: this.cursor[0], coronal: this.cursor[1], sagittal: this.cursor[2] };
+  }
+
+  setCursor(kji) {
+    const next = clampVoxel(this.shape, kji);
+    const changed = VIEWS.filter((v) => next[this.specs[v].sliceAxis] !== this.cursor[this.specs[v].sliceAxis]);
+    this.cursor = next;
+    if (changed.length) this.#onSliceChange();
+    this.requestRender(VIEWS, false);
+    for (const v of changed) this.requestRender([v], true);
+    this.#emit("change");
+  }
+
+  setSlice(view, slice) {
+    const kji = [...this.cursor];
+    kji[this.specs[view].sliceAxis] = slice;
+    this.setCursor(kji);
+  }
+
+  scrollSlice(view, delta) {
+    this.setSlice(view, this.slices[view] + delta);
+  }
+
+  /** Point the cursor at image point (u, v) of `view` (the view's own slice is unchanged). */
+  setCursorFromView(view, u, v) {
+    const spec = this.specs[view];
+    const r = Math.min(spec.height - 1, Math.max(0, Math.floor(v)));
+    const c = Math.min(spec.width - 1, Math.max(0, Math.floor(u)));
+    this.setCursor(spec.toKji(this.slices[view], r, c));
+  }
+
+  setActiveView(view) {
+    if (this.activeView === view) return;
+    this.activeView = view;
+    this.#emit("change");
+  }
+
+  #onSliceChange() {
+    if (this.polygon && this.polygon.slice !== this.slices[this.polygon.view]) this.polygon = null;
+  }
+
+  jumpToMargin() {
+    if (!this.margin) return false;
+    this.setCursor(this.margin.closest_point.tumour_kji);
+    return true;
+  }
+
+  zoom(view, factor, x, y) {
+    const size = this.sizes[view];
+    const px = x ?? size.w / 2;
+    const py = y ?? size.h / 2;
+    this.viewState[view] = zoomAbout(this.specs[view], size.w, size.h, this.viewState[view], factor, px, py);
+    this.requestRender([view], false);
+    this.#emit("change");
+  }
+
+  pan(view, dx, dy) {
+    const s = this.viewState[view];
+    this.viewState[view] = { ...s, panX: s.panX + dx, panY: s.panY + dy };
+    this.requestRender([view], false);
+  }
+
+  resetView(view = null) {
+    for (const v of view ? [view] : VIEWS) this.viewState[v] = { zoom: 1, panX: 0, panY: 0 };
+    this.requestRender(view ? [view] : VIEWS, false);
+    this.#emit("change");
+  }
+
+  transform(view) {
+    const size = this.sizes[view];
+    return viewTransform(this.specs[view], size.w, size.h, this.viewState[view]);
+  }
+
+  screenToImage(view, x, y) {
+    return screenToImage(this.transform(view), x, y);
+  }
+
+  /** Voxel [k, j, i] under image point (u, v) of a view, or null outside the plane. */
+  voxelAt(view, u, v) {
+    const spec = this.specs[view];
+    const r = Math.floor(v);
+    const c = Math.floor(u);
+    if (r < 0 || c < 0 || r >= spec.height || c >= spec.width) return null;
+    return spec.toKji(this.slices[view], r, c);
+  }
+
+  /** Read-out at a voxel: patient mm, HU, PET (SUV or Bq/ml), mask memberships. */
+  probe(kji) {
+    if (!kji || !inBounds(this.shape, kji)) return null;
+    const idx = flatIndex(this.shape, ...kji);
+    const { ct, pet, model, gt, uncertainty, specimen } = this.volumes;
+    return {
+      kji,
+      mm: voxelToMm(this.grid, kji),
+      hu: ct ? ct[idx] : null,
+      pet: pet ? pet[idx] * (this.suvFactor || 1) : null,
+      petUnits: this.pet.units,
+      mine: !!this.mask[idx],
+      model: model ? !!model[idx] : null,
+      gt: gt ? !!gt[idx] : null,
+      specimen: specimen ? !!specimen[idx] : null,
+      uncertainty: uncertainty ? uncertainty[idx] : null,
+    };
+  }
+
+  setHover(view, u, v) {
+    const prev = this.hover;
+    this.hover = view ? { view, u, v } : null;
+    if (prev && prev.view !== view) this.requestRender([prev.view], false);
+    if (view) this.requestRender([view], false);
+    this.#emit("hover", view ? this.probe(this.voxelAt(view, u, v)) : null);
+  }
+
+  // ---------------------------------------------------------------- editing
+
+  get dirtyRevision() {
+    return this.revision;
+  }
+
+  #maskChanged(diff, label) {
+    this.revision++;
+    this.requestRender();
+    this.#emit("mask", { label, diff });
+  }
+
+  #push(recorder, label) {
+    const diff = recorder.finish();
+    if (!diff) return 0;
+    const kept = this.history.push(diff);
+    this.#maskChanged(diff, label);
+    if (!kept) this.#emit("notice", { text: "That edit was too large to keep in the undo history." });
+    return diff.length;
+  }
+
+  /** Start a brush/eraser/PET-brush stroke at image point (u, v) of a view. */
+  beginStroke(view, u, v, tool = this.tool) {
+    const spec = this.specs[view];
+    const value = tool === "eraser" ? 0 : 1;
+    let gate = null;
+    if (tool === "petbrush") {
+      if (!this.volumes.pet) {
+        this.#emit("notice", { text: "PET is not loaded yet." });
+        return;
+      }
+      gate = petThresholdGate(this.volumes.pet, this.suvFactor, this.petThreshold);
+    }
+    this.stroke = {
+      view, slice: this.slices[view], value, gate, last: { u, v }, tool,
+      offsets: discOffsets(this.brushRadiusMm, spec.colSpacing, spec.rowSpacing),
+      recorder: new DiffRecorder({ view, slice: this.slices[view], label: tool }),
+    };
+    this.continueStroke(u, v);
+  }
+
+  continueStroke(u, v) {
+    const s = this.stroke;
+    if (!s) return;
+    paintStroke(this.mask, this.specs[s.view], s.slice, s.last, { u, v }, this.brushRadiusMm, s.offsets, s.value, { gate: s.gate, recorder: s.recorder });
+    s.last = { u, v };
+    this.requestRender([s.view], true);
+  }
+
+  endStroke() {
+    const s = this.stroke;
+    if (!s) return 0;
+    this.stroke = null;
+    return this.#push(s.recorder, s.tool);
+  }
+
+  addPolygonPoint(view, u, v) {
+    const slice = this.slices[view];
+    if (!this.polygon || this.polygon.view !== view || this.polygon.slice !== slice) this.polygon = { view, slice, points: [] };
+    const pts = this.polygon.points;
+    const last = pts[pts.length - 1];
+    if (!last || Math.hypot(last.u - u, last.v - v) > 1e-6) pts.push({ u, v });
+    this.requestRender([view], false);
+  }
+
+  /** Fill the polygon being drawn (value 1, or 0 with erase). Returns voxels changed. */
+  closePolygon(erase = false) {
+    const p = this.polygon;
+    this.polygon = null;
+    if (!p || p.points.length < 3) {
+      this.requestRender(VIEWS, false);
+      return 0;
+    }
+    const rec = new DiffRecorder({ view: p.view, slice: p.slice, label: "polygon" });
+    fillPolygon(this.mask, this.specs[p.view], p.slice, p.points, erase ? 0 : 1, { recorder: rec });
+    return this.#push(rec, "polygon");
+  }
+
+  cancelDrafts() {
+    this.polygon = null;
+    this.rulerDraft = null;
+    this.requestRender(VIEWS, false);
+  }
+
+  clearSlice(view = this.activeView) {
+    const rec = new DiffRecorder({ view, slice: this.slices[view], label: "clear slice" });
+    fillPlane(this.mask, this.specs[view], this.slices[view], 0, { recorder: rec });
+    return this.#push(rec, "clear slice");
+  }
+
+  /** Replace the reader's mask with the model's (undoable). */
+  startFromModel() {
+    if (!this.volumes.model) return 0;
+    const rec = new DiffRecorder({ label: "start from model" });
+    assignFrom(this.mask, this.volumes.model, { recorder: rec });
+    return this.#push(rec, "start from model");
+  }
+
+  undo() {
+    const d = this.history.undo(this.mask);
+    if (d) this.#maskChanged(d, "undo");
+    return !!d;
+  }
+
+  redo() {
+    const d = this.history.redo(this.mask);
+    if (d) this.#maskChanged(d, "redo");
+    return !!d;
+  }
+
+  // ---------------------------------------------------------------- rulers
+
+  beginRuler(view, u, v) {
+    this.rulerDraft = { view, slice: this.slices[view], a: { u, v }, b: { u, v } };
+    this.requestRender([view], false);
+  }
+
+  moveRuler(u, v) {
+    if (!this.rulerDraft) return;
+    this.rulerDraft.b = { u, v };
+    this.requestRender([this.rulerDraft.view], false);
+  }
+
+  endRuler() {
+    const r = this.rulerDraft;
+    this.rulerDraft = null;
+    if (r && Math.hypot(r.a.u - r.b.u, r.a.v - r.b.v) > 0.5) {
+      r.mm = this.rulerLength(r);
+      this.rulers.push(r);
+      this.#emit("ruler", r);
+    }
+    if (r) this.requestRender([r.view], false);
+    return r;
+  }
+
+  rulerLength(r) {
+    const spec = this.specs[r.view];
+    return planeDistanceMm(r.a, r.b, spec.colSpacing, spec.rowSpacing);
+  }
+
+  clearRulers() {
+    this.rulers = [];
+    this.requestRender(VIEWS, false);
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  /** Canvas CSS size changed. */
+  resize(view, w, h, dpr = globalThis.devicePixelRatio || 1) {
+    const canvas = this.canvases[view];
+    this.sizes[view] = { w: Math.max(1, w), h: Math.max(1, h), dpr };
+    canvas.width = Math.max(1, Math.round(w * dpr));
+    canvas.height = Math.max(1, Math.round(h * dpr));
+    this.requestRender([view], false);
+  }
+
+  /** Mark views for redraw; `image` false means only the annotations changed. */
+  requestRender(views = VIEWS, image = true) {
+    for (const v of views) {
+      this.#dirtyCompose.add(v);
+      if (image) this.#dirtyImage.add(v);
+    }
+    if (!this.#frame && typeof requestAnimationFrame === "function") {
+      this.#frame = requestAnimationFrame(() => {
+        this.#frame = 0;
+        this.flush();
+      });
+    }
+  }
+
+  /** Draw every dirty view now. */
+  flush() {
+    for (const v of VIEWS) {
+      if (!this.#dirtyCompose.has(v)) continue;
+      const t0 = performance.now();
+      if (this.#dirtyImage.has(v)) this.renderImage(v);
+      this.compose(v);
+      this.timings.lastRenderMs = performance.now() - t0;
+    }
+    this.#dirtyImage.clear();
+    this.#dirtyCompose.clear();
+    if (this.timings.firstImageMs === null && this.volumes.ct) {
+      const now = performance.now();
+      this.timings.firstImageAt = now;
+      this.timings.firstImageMs = now - this.moduleStart;
+      this.#resolveFirstImage(this.timings.firstImageMs);
+    }
+  }
+
+  layers() {
+    const T = this.#tables;
+    const fill = Math.round(this.fillOpacity * 256);
+    const overlays = [];
+    const mask = (name, data) => {
+      const o = this.overlays[name];
+      if (!o.visible || !data) return;
+      overlays.push({ kind: "mask", data, color: packColor(...parseHexColor(o.color)), fill: o.style !== "contour", contour: o.style !== "fill", fillAlpha: fill });
+    };
+    mask("specimen", this.volumes.specimen);
+    const u = this.overlays.uncertainty;
+    if (u.visible && this.volumes.uncertainty) {
+      overlays.push({ kind: "heat", data: this.volumes.uncertainty, min: 0, scale: 255 / (T.heatMax || 1), colors: packLut(getColormap("inferno")), alpha: heatAlphaTable(u.opacity) });
+    }
+    mask("model", this.volumes.model);
+    mask("gt", this.volumes.gt);
+    mask("mine", this.mask);
+    return {
+      mode: this.mode, ct: this.volumes.ct, greyLut: T.greyLut, pet: this.volumes.pet,
+      petMin: T.petMin, petScale: T.petScale, petPacked: T.pet.petPacked, blend: T.pet.blend, overlays,
+    };
+  }
+
+  renderImage(view) {
+    this.renderers[view].render(this.specs[view], this.slices[view], this.layers());
+  }
+
+  compose(view) {
+    const canvas = this.canvases[view];
+    const ctx = canvas.getContext("2d");
+    const { w, h, dpr } = this.sizes[view];
+    const spec = this.specs[view];
+    const t = this.transform(view);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = "#07090c";
+    ctx.fillRect(0, 0, w, h);
+    const img = this.renderers[view].canvas;
+    if (img && this.volumes.ct) {
+      ctx.imageSmoothingEnabled = this.smooth;
+      ctx.drawImage(img, t.x0, t.y0, t.drawW, t.drawH);
+    } else {
+      ann.drawCentreText(ctx, w, h, "Loading CT…");
+    }
+    const here = this.slices[view];
+    const cur = spec.fromKji(...this.cursor);
+    if (this.showCrosshair) ann.drawCrosshair(ctx, t, cur.col + 0.5, cur.row + 0.5);
+    if (this.margin && this.overlays.margin.visible) {
+      const cp = this.margin.closest_point;
+      const a = spec.fromKji(...cp.tumour_kji);
+      const b = cp.surface_kji ? spec.fromKji(...cp.surface_kji) : null;
+      const inPlane = a.slice === here;
+      if (inPlane || Math.abs(a.slice - here) <= 3) {
+        ann.drawMarginMarker(ctx, t, { u: a.col + 0.5, v: a.row + 0.5 }, b && { u: b.col + 0.5, v: b.row + 0.5 }, this.margin.closest_margin_mm, inPlane);
+      }
+    }
+    for (const r of this.rulers) if (r.view === view && r.slice === here) ann.drawRuler(ctx, t, r.a, r.b, r.mm);
+    const d = this.rulerDraft;
+    if (d && d.view === view) ann.drawRuler(ctx, t, d.a, d.b, this.rulerLength(d));
+    if (this.polygon && this.polygon.view === view) ann.drawPolygonDraft(ctx, t, this.polygon.points, this.hover && this.hover.view === view ? this.hover : null);
+    if (this.hover && this.hover.view === view && ["brush", "eraser", "petbrush"].includes(this.tool)) {
+      const color = this.tool === "eraser" ? "#ff8a8a" : this.tool === "petbrush" ? "#ffd166" : this.overlays.mine.color;
+      ann.drawBrushOutline(ctx, t, this.hover.u, this.hover.v, this.brushRadiusMm, color);
+    }
+    ann.drawScaleBar(ctx, t, h);
+    ann.drawFrameText(ctx, w, h, this.letters[view]);
+  }
+
+  /** Mean ms of `n` full renders (image + compose) of a view. */
+  benchmarkRender(n = 50, view = "axial") {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      this.renderImage(view);
+      this.compose(view);
+    }
+    return (performance.now() - t0) / n;
+  }
+
+  #emit(type, detail = null) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+function roundNice(x) {
+  if (!(x > 0)) return 0;
+  const p = Math.pow(10, Math.floor(Math.log10(x)) - 1);
+  return Math.round(x / p) * p;
+}

@@ -1,0 +1,107 @@
+"""Specimen mask from CT: air and holder plate removed, holes filled, clips kept."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from inference.engine.margins import specimen_mask_from_ct
+from inference.engine.specimen import find_holder_plate
+
+SPACING = (0.5, 0.5, 0.5)
+SHAPE = (50, 64, 64)  # 25 x 32 x 32 mm
+PLATE_ROWS = slice(46, 52)  # a 3 mm slab across the whole field of view, y (rows) 46..51
+
+
+def _ellipsoid(centre, radii) -> np.ndarray:
+    k, j, i = np.meshgrid(*[np.arange(n) for n in SHAPE], indexing="ij")
+    return ((k - centre[0]) / radii[0]) ** 2 + ((j - centre[1]) / radii[1]) ** 2 + (
+        (i - centre[2]) / radii[2]
+    ) ** 2 <= 1.0
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2.0 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def _scene(*, plate: np.ndarray, above: np.ndarray, seed: int = 0):
+    """CT of a fat/fibroglandular specimen resting on a plate, with an air pocket and a clip.
+
+    ``above`` is the half-space on the specimen's side of the plate; the specimen's bottom is
+    flattened against the plate, as a soft specimen is.
+    """
+    specimen = _ellipsoid((25, 30, 32), (18, 17, 22)) & above & ~plate
+    ct = np.full(SHAPE, -1000.0, dtype=np.float32)
+    ct[specimen] = -100.0  # fat
+    ct[_ellipsoid((25, 30, 26), (8, 6, 8)) & specimen] = 40.0  # fibroglandular tissue
+    ct[_ellipsoid((20, 44, 40), (5, 4, 5)) & specimen] = 40.0  # ... also resting on the plate
+    ct[plate] = 200.0
+    pocket = _ellipsoid((25, 30, 40), (3, 3, 3))  # enclosed air
+    ct[pocket] = -1000.0
+    ct = ndimage.gaussian_filter(ct, sigma=0.7)  # partial volume at every edge
+    clip = np.zeros(SHAPE, dtype=bool)
+    clip[24:26, 16:18, 30:32] = True  # inside, just under the top surface
+    ct[clip] = 3000.0
+    ct += np.random.default_rng(seed).normal(0.0, 20.0, SHAPE).astype(np.float32)
+    return ct, specimen, pocket, clip
+
+
+def _check_specimen(mask, truth, pocket, clip):
+    assert mask.dtype == bool and mask.shape == SHAPE
+    assert _dice(mask, truth) > 0.95
+    # Voxels lost only in the outermost layer (partial volume decides there) ...
+    assert not (truth & ~mask & ndimage.binary_erosion(truth)).any()
+    # ... and voxels gained (plate skin lip, partial volume) only within 1 mm = 2 voxels outside.
+    assert ndimage.distance_transform_edt(~truth)[mask].max() <= 2.0
+    assert mask[pocket].all()  # air pocket filled
+    assert mask[clip].all()  # clip stays specimen
+
+
+def test_plate_removed_holes_filled_clips_kept():
+    plate = np.zeros(SHAPE, dtype=bool)
+    plate[:, PLATE_ROWS, :] = True
+    above = np.zeros(SHAPE, dtype=bool)
+    above[:, : PLATE_ROWS.start, :] = True
+    ct, truth, pocket, clip = _scene(plate=plate, above=above)
+    found = find_holder_plate(ct_hu=ct, spacing=SPACING)
+    assert found[:, 47:51, :].all()  # the plate's core
+    assert not (found & truth).any()
+    mask = specimen_mask_from_ct(ct_hu=ct, spacing=SPACING)
+    _check_specimen(mask, truth, pocket, clip)
+    # The contact face survives: the specimen's last row above the plate is specimen ...
+    footprint = truth[:, PLATE_ROWS.start - 1, :]
+    assert footprint.sum() > 250 and mask[:, PLATE_ROWS.start - 1, :][footprint].mean() > 0.97
+    # ... and the plate under it is not specimen (its edge ring is a partial-volume lip).
+    inner = ndimage.binary_erosion(footprint, iterations=2)
+    assert mask[:, PLATE_ROWS.start, :][inner].mean() < 0.05
+    assert not mask[:, PLATE_ROWS.start + 1 :, :].any()
+
+
+def test_plate_found_at_any_tilt():
+    k, j, i = np.meshgrid(*[np.arange(n) * 0.5 for n in SHAPE], indexing="ij")
+    height = j * np.cos(np.radians(20)) + i * np.sin(np.radians(20))  # mm along the plate normal
+    plate = np.abs(height - 27.0) <= 1.5  # a 3 mm slab tilted 20 degrees
+    ct, truth, pocket, clip = _scene(plate=plate, above=height < 25.5)
+    found = find_holder_plate(ct_hu=ct, spacing=SPACING)
+    assert not (found & truth).any() and not (found & clip).any()
+    assert found.sum() > 0.6 * plate.sum() and not (found & ~ndimage.binary_dilation(plate)).any()
+    mask = specimen_mask_from_ct(ct_hu=ct, spacing=SPACING)
+    _check_specimen(mask, truth, pocket, clip)
+    assert not (mask & ndimage.binary_erosion(plate, iterations=2)).any()  # nothing of the plate core
+
+
+def test_without_plate_largest_tissue_component():
+    ct = np.full(SHAPE, -1000.0, dtype=np.float32)
+    big = _ellipsoid((25, 32, 32), (12, 12, 12))
+    debris = _ellipsoid((5, 5, 5), (2, 2, 2))
+    ct[big | debris] = -80.0
+    assert not find_holder_plate(ct_hu=ct, spacing=SPACING).any()
+    mask = specimen_mask_from_ct(ct_hu=ct, spacing=SPACING)
+    assert np.array_equal(mask, big)
+
+
+def test_small_dense_object_is_not_a_plate():
+    ct = np.full(SHAPE, -1000.0, dtype=np.float32)
+    ct[_ellipsoid((25, 32, 32), (12, 12, 12))] = -80.0
+    ct[10:20, 10:20, 10:20] = 250.0  # dense but a cube, not a thin slab
+    assert not find_holder_plate(ct_hu=ct, spacing=SPACING).any()
