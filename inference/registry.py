@@ -56,10 +56,8 @@ def model_version_register(
                 metrics=bundle.metrics,
                 is_default=make_default,
             )
-            for fold in bundle.folds:
-                ModelFold.objects.create(
-                    model_version=model_version, fold=fold.index, file_name=fold.file_name, sha256=fold.sha256
-                )
+            for index, fold in enumerate(bundle.folds):
+                ModelFold.objects.create(model_version=model_version, fold=index, file_name=fold.file, sha256=fold.sha256)
             audit_record(actor=user, action="model.register", object_type="model_version", object_id=model_version.pk,
                          detail={"name": name, "version": version, "default": make_default})
     except BaseException:
@@ -85,7 +83,7 @@ def predictor_for(*, model_version: ModelVersion, device: str):
         if predictor is None:
             bundle = read_bundle(bundle_path(model_version))
             registered = {f.fold: f.sha256 for f in model_version.folds.all()}
-            found = {f.index: f.sha256 for f in bundle.folds}
+            found = {index: f.sha256 for index, f in enumerate(bundle.folds)}
             if registered != found:
                 raise ModelFileError(f"model {model_version.label}: fold files differ from the registry's hashes")
             predictor = EnsemblePredictor.from_bundle(bundle=bundle, device=device)

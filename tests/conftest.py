@@ -26,3 +26,22 @@ def one_case_dir(phantom_dir, tmp_path) -> Path:
     target = tmp_path / "case"
     shutil.copytree(phantom_dir / "case_0000", target)
     return target
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(phantom_dir, tmp_path_factory) -> Path:
+    """A tiny 2-fold ensemble trained here for one epoch on the session's phantoms.
+
+    Its outputs are only used to test mechanics (states, storage, exports), never as results.
+    """
+    from inference.engine.config import ModelConfig, NetworkConfig, PreprocessConfig
+    from training.loop.ensemble import train_ensemble
+    from training.loop.sources import cases_from_phantoms
+
+    config = ModelConfig(network=NetworkConfig(channels=(4, 8), strides=(2,), num_res_units=1))
+    cases = cases_from_phantoms(path=phantom_dir, config=PreprocessConfig())
+    out = tmp_path_factory.mktemp("tiny-bundle")
+    train_ensemble(cases=cases, config=config, folds=2, epochs=1, batch_size=8, lr=1e-3, seed=0, device="cpu",
+                   test_cases=None, out_dir=out, slice_size=64, max_tumour_slices_per_case=4, augment=False,
+                   name="tiny", version="test", show_progress=False)
+    return out

@@ -50,13 +50,111 @@ def index_transform(*, source: Grid, target: Grid) -> tuple[np.ndarray, np.ndarr
     return matrix, offset
 
 
-def _antialias(array: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+def _gaussian_kernel(sigma: float) -> np.ndarray:
+    # The kernel scipy.ndimage.gaussian_filter uses (truncate 4.0), so both paths smooth alike.
+    radius = int(4.0 * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=float)
+    kernel = np.exp(-0.5 / (sigma * sigma) * x * x)
+    return kernel / kernel.sum()
+
+
+def _antialias_sigma(matrix: np.ndarray) -> np.ndarray | None:
     # Target step measured in source voxels per axis; smooth where we skip source voxels.
     ratio = np.max(np.abs(matrix), axis=1)
     sigma = np.maximum(0.0, (ratio - 1.0) / 2.0)
-    if not np.any(sigma > 0.05):
+    return sigma if np.any(sigma > 0.05) else None
+
+
+def _antialias(array: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    sigma = _antialias_sigma(matrix)
+    if sigma is None:
         return array
     return ndimage.gaussian_filter(array, sigma=sigma, mode="nearest")
+
+
+def _axis_operator(*, scale: float, offset: float, n_out: int, n_in: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Dense (n_out, n_in) weights of edge-clamped linear interpolation after optional smoothing, and
+    which target positions fall inside the source's voxel extent along this axis."""
+    coords = scale * np.arange(n_out, dtype=float) + offset
+    inside = (coords >= -0.5 - _EDGE_TOLERANCE) & (coords <= n_in - 0.5 + _EDGE_TOLERANCE)
+    base = np.floor(coords)
+    frac = coords - base
+    low = np.clip(base, 0, n_in - 1).astype(np.intp)
+    high = np.clip(base + 1, 0, n_in - 1).astype(np.intp)
+    kernel = _gaussian_kernel(sigma) if sigma > 1e-15 else np.ones(1)
+    radius = len(kernel) // 2
+    weights = np.zeros((n_out, n_in))
+    rows = np.arange(n_out)
+    for tap, value in enumerate(kernel):
+        shift = tap - radius  # gaussian with mode "nearest": clamp the shifted index too
+        np.add.at(weights, (rows, np.clip(low + shift, 0, n_in - 1)), (1.0 - frac) * value)
+        np.add.at(weights, (rows, np.clip(high + shift, 0, n_in - 1)), frac * value)
+    return weights, inside
+
+
+def _apply_axis(array: np.ndarray, weights: np.ndarray, axis: int, block: int = 16) -> np.ndarray:
+    """``weights`` (n_out, n_in) applied along ``axis`` of a 3-D float32 array, block by block so
+    that only the band of source samples each block of outputs needs is multiplied (BLAS)."""
+    shape = list(array.shape)
+    shape[axis] = weights.shape[0]
+    out = np.empty(shape, dtype=np.float32)
+    used = weights != 0
+    for o0 in range(0, weights.shape[0], block):
+        o1 = min(weights.shape[0], o0 + block)
+        columns = np.flatnonzero(used[o0:o1].any(axis=0))
+        lo, hi = int(columns[0]), int(columns[-1]) + 1
+        w = weights[o0:o1, lo:hi].astype(np.float32)
+        if axis == 2:
+            out[:, :, o0:o1] = array[:, :, lo:hi] @ w.T
+        elif axis == 1:
+            out[:, o0:o1, :] = np.matmul(w, array[:, lo:hi, :])
+        else:
+            part = array[lo:hi].reshape(hi - lo, -1)
+            out[o0:o1] = (w @ part).reshape((o1 - o0, *array.shape[1:]))
+    return out
+
+
+def _resample_separable(
+    *, source: np.ndarray, scales: np.ndarray, offset: np.ndarray, shape: tuple[int, int, int],
+    fill: float, sigma: np.ndarray | None,
+) -> np.ndarray:
+    """Axis-aligned trilinear resampling (plus separable smoothing) as three 1-D passes.
+
+    Same result as the smoothing + ``affine_transform`` path for a diagonal index transform, in a
+    fraction of the time: each pass is a small banded matrix product along one axis, the source is
+    cropped to the samples the target touches, and the most shrinking axis goes first.
+    """
+    operators = []
+    inside = []
+    for axis in range(3):
+        weights, axis_inside = _axis_operator(
+            scale=float(scales[axis]),
+            offset=float(offset[axis]),
+            n_out=shape[axis],
+            n_in=source.shape[axis],
+            sigma=0.0 if sigma is None else float(sigma[axis]),
+        )
+        operators.append(weights)
+        inside.append(axis_inside)
+    # Crop the source to the band of samples any target voxel uses.
+    crop = []
+    for axis, weights in enumerate(operators):
+        columns = np.flatnonzero((weights != 0).any(axis=0))
+        lo, hi = int(columns[0]), int(columns[-1]) + 1
+        crop.append(slice(lo, hi))
+        operators[axis] = weights[:, lo:hi]
+    array = source[tuple(crop)]
+    if not array.flags.c_contiguous and min(range(3), key=lambda a: shape[a] / array.shape[a]) == 0:
+        array = np.ascontiguousarray(array)
+    for axis in sorted(range(3), key=lambda a: shape[a] / array.shape[a]):
+        array = _apply_axis(array, operators[axis], axis)
+    if not inside[0].all():
+        array[~inside[0]] = fill
+    if not inside[1].all():
+        array[:, ~inside[1]] = fill
+    if not inside[2].all():
+        array[:, :, ~inside[2]] = fill
+    return array
 
 
 def resample(
@@ -74,11 +172,23 @@ def resample(
         return Volume(array=volume.array.astype(dtype, copy=True), grid=grid)
     matrix, offset = index_transform(source=volume.grid, target=grid)
     source = volume.array if order == 0 else volume.array.astype(np.float32, copy=False)
+    diagonal = np.allclose(matrix, np.diag(np.diag(matrix)))
+    if order == 1 and diagonal and source.size and np.isfinite(source).all():
+        # Axis-aligned grids (the usual CT -> working grid case): separable 1-D passes. Non-finite
+        # values would leak through the zero weights of a matrix product, so they take the path below.
+        array = _resample_separable(
+            source=source,
+            scales=np.diag(matrix),
+            offset=offset,
+            shape=grid.shape,
+            fill=fill,
+            sigma=_antialias_sigma(matrix) if antialias else None,
+        )
+        return Volume(array=array, grid=grid)
     if antialias and order >= 1:
         source = _antialias(source, matrix)
     if order > 1:  # prefilter once for the whole volume, not once per slab
         source = ndimage.spline_filter(source, order=order, output=np.float32, mode="nearest")
-    diagonal = np.allclose(matrix, np.diag(np.diag(matrix)))
     transform = np.diag(matrix) if diagonal else matrix  # a 1-D matrix takes scipy's fast path
     out = np.empty(grid.shape, dtype=dtype)
     limits = np.asarray(volume.grid.shape, dtype=float) - 0.5 + _EDGE_TOLERANCE

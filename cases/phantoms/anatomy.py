@@ -252,8 +252,8 @@ def build_tumour(
 ) -> TumourShape:
     """A lobulated blob with optional spicules and a heterogeneous relative uptake."""
     radius = diameter_mm / 2.0
-    n_spicules = int(rng.integers(4, 13)) if spiculated else 0
-    spicule_reach = min(6.0, 0.6 * radius + 2.0)
+    n_spicules = int(rng.integers(8, 19)) if spiculated else 0
+    spicule_reach = min(8.0, 0.7 * radius + 3.0)
     half = 1.45 * radius + (spicule_reach if n_spicules else 0.0) + 0.5
     sz, sy, sx = spacing
     counts = [2 * int(np.ceil(half / s)) + 1 for s in (sz, sy, sx)]
@@ -302,15 +302,14 @@ def build_tumour(
     spicules = np.zeros(patch.shape, bool)
     for _ in range(n_spicules):
         direction = random_unit_vector(rng)
-        length = radius * 0.85 + rng.uniform(1.0, spicule_reach)
-        r0 = rng.uniform(0.3, 0.6)
+        # from inside the core to 1..reach mm beyond its nominal surface, tapering to a tip
         _paint_capsule(
             spicules,
             grid=patch,
-            start=np.zeros(3),
-            end=direction * length,
-            radius_start=r0,
-            radius_end=0.08,
+            start=direction * radius * 0.6,
+            end=direction * (radius + rng.uniform(1.5, spicule_reach)),
+            radius_start=rng.uniform(0.4, 0.8),
+            radius_end=0.1,
         )
     spicules &= ~mask
     mask |= spicules

@@ -10,6 +10,7 @@ accession number, institution, physicians), so de-identification has something t
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,6 @@ from pydicom.uid import (
     CTImageStorage,
     ExplicitVRLittleEndian,
     PositronEmissionTomographyImageStorage,
-    generate_uid,
 )
 
 from cases.imaging.volume import Grid
@@ -34,9 +34,13 @@ PET_SOP_CLASS = PositronEmissionTomographyImageStorage  # 1.2.840.10008.5.1.4.1.
 IMPLEMENTATION_VERSION = "PETCTWEB_PHANTOM"
 
 
+_UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "petctweb:phantom-generator")
+
+
 def seeded_uid(*parts: object) -> str:
-    """Deterministic ``2.25.<int>`` UID from the given parts."""
-    return generate_uid(prefix=None, entropy_srcs=["petctweb-phantom", *(str(p) for p in parts)])
+    """Deterministic UUID-derived UID ``2.25.<int>`` (PS3.5 B.2) from the given parts."""
+    name = "|".join(str(p) for p in parts)
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, name).int}"
 
 
 def dicom_date(value: datetime) -> str:

@@ -82,6 +82,7 @@ class PhantomCase:
     tumour_mask: np.ndarray  # bool, CT grid (inside the specimen)
     tumour_ids: np.ndarray  # uint8, CT grid: 1 = primary, 2 = satellite
     suv_true: np.ndarray  # float32, CT grid, before blur and noise
+    pet_suv_intended: np.ndarray  # float32, PET grid: blurred + noisy SUV before quantisation
     calibration: PetCalibration
     study: StudyInfo
     ct_series_time: datetime
@@ -194,8 +195,8 @@ def _place_tumours(
             spiculated = False
         shape = build_tumour(rng=tumour_rng, spacing=grid.spacing, diameter_mm=diameter, spiculated=spiculated)
         direction = np.array([0.0, 1.0, 0.0])
-        while direction[1] > 0.4:  # not straight into the holder plate
-            direction = rng.standard_normal(3)
+        while direction[1] > 0.3:  # mostly sideways (the specimen is flat), not into the plate
+            direction = rng.standard_normal(3) * np.array([1.0, 0.5, 1.0])
             direction /= np.linalg.norm(direction)
         origin = centre + rng.uniform(-0.1, 0.1, size=3) * extent_mm
         gap_range = {"close": C.CLOSE_GAP_MM, "clear": C.CLEAR_GAP_MM}.get(category)
@@ -222,7 +223,7 @@ def _place_tumours(
             spiculated=bool(tumour_rng.random() < 0.3),
             lobulated=False,
         )
-        reach = primary.shape.radius_mm * 1.45 + (6.0 if primary.shape.n_spicules else 0.0)
+        reach = primary.shape.radius_mm * 1.45 + (8.0 if primary.shape.n_spicules else 0.0)
         primary_xyz = index_to_xyz(grid, np.asarray(primary.centre_index)[None])[0]
         satellite = place_satellite(
             rng=rng,
@@ -422,6 +423,7 @@ def generate_case(
         tumour_mask=tumour,
         tumour_ids=ids,
         suv_true=suv_true,
+        pet_suv_intended=noisy_suv,
         calibration=calibration,
         study=study,
         ct_series_time=ct_time,

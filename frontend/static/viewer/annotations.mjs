@@ -16,7 +16,12 @@ function label(ctx, text, x, y, { align = "left", baseline = "alphabetic", color
   ctx.textAlign = align;
   ctx.textBaseline = baseline;
   const w = ctx.measureText(text).width;
-  const x0 = align === "center" ? x - w / 2 : align === "right" ? x - w : x;
+  // Keep the label inside the canvas (CSS px = device px / scale of the current transform).
+  const cssW = ctx.canvas.width / (ctx.getTransform().a || 1);
+  let x0 = align === "center" ? x - w / 2 : align === "right" ? x - w : x;
+  const shift = Math.min(0, cssW - 6 - (x0 + w)) + Math.max(0, 6 - x0);
+  x0 += shift;
+  x += shift;
   const y0 = baseline === "top" ? y : baseline === "middle" ? y - 8 : y - 12;
   ctx.fillStyle = bg;
   ctx.fillRect(x0 - 4, y0 - 2, w + 8, 18);

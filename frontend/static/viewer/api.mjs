@@ -80,9 +80,10 @@ export function createApi(apiBase, { fetchImpl = (...args) => fetch(...args) } =
    * `expect` gives the dtype and shape to assume when the headers are missing; the byte
    * count is checked against the shape. Also accepts a gzip body the browser did not
    * decode, and a JSON rle-u8-v1 segmentation body ({shape, encoding, data}).
+   * `priority` ("high" | "low" | "auto") is passed to fetch as a hint.
    */
-  async function loadVolume(url, { expect = {}, signal } = {}) {
-    const response = await fetchImpl(url, { credentials: "same-origin", signal });
+  async function loadVolume(url, { expect = {}, signal, priority = "auto" } = {}) {
+    const response = await fetchImpl(url, { credentials: "same-origin", signal, priority });
     if (!response.ok) throw await errorFrom(response);
     const type = response.headers.get("Content-Type") || "";
     if (type.includes("json")) {

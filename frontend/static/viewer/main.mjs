@@ -44,6 +44,14 @@ const hook = {
   /** zlib.crc32 of the mask bytes (0/1, C order), unsigned. */
   getMaskChecksum: () => (hook.viewer ? crc32(hook.viewer.mask) : null),
   getMaskVoxelCount: () => (hook.viewer ? countNonzero(hook.viewer.mask) : null),
+  /** Page (client) coordinates of the centre of voxel [k, j, i] as drawn in `view`. */
+  voxelToClient(view, kji) {
+    const v = hook.viewer;
+    const p = v.specs[view].fromKji(...kji);
+    const t = v.transform(view);
+    const rect = v.canvases[view].getBoundingClientRect();
+    return { x: rect.left + t.x0 + (p.col + 0.5) * t.sx, y: rect.top + t.y0 + (p.row + 0.5) * t.sy };
+  },
   get state() {
     const v = hook.viewer;
     if (!v) return null;
@@ -262,11 +270,11 @@ async function main() {
     if (failed.length) setStatus(`Could not load: ${failed.join(", ")}.`, "error");
     else if (pending.length) setStatus(`Loading ${pending.join(", ")}…`);
   };
-  const load = (label, url, dtype, into) => {
+  const load = (label, url, dtype, into, priority = "low") => {
     if (!url) return;
     progress[label] = "loading";
     loads.push(
-      api.loadVolume(url, { expect: expect(dtype) }).then(
+      api.loadVolume(url, { expect: expect(dtype), priority }).then(
         (vol) => {
           into(vol.data);
           progress[label] = "done";
@@ -280,7 +288,7 @@ async function main() {
       ),
     );
   };
-  load("CT", vols.ct, "int16", (d) => viewer.setVolume("ct", d));
+  load("CT", vols.ct, "int16", (d) => viewer.setVolume("ct", d), "high");
   load("PET", vols.pet, "float32", (d) => viewer.setVolume("pet", d));
   load("specimen", vols.specimen, "uint8", (d) => viewer.setVolume("specimen", d));
   if (canSeeModel) {

@@ -24,8 +24,8 @@ const TOOL_BUTTONS = [
 
 const isFocused = (el) => document.activeElement === el;
 
-function numberInput(testid, { step = "any", min, max, width = "5.5em", label, onValue }) {
-  const input = h("input", { type: "number", step, min, max, testid, "aria-label": label, style: { width } });
+function numberInput(testid, { step = "any", min, max, label, onValue }) {
+  const input = h("input", { type: "number", step, min, max, testid, "aria-label": label });
   const apply = () => {
     const v = parseFloat(input.value);
     if (Number.isFinite(v)) onValue(v);
@@ -108,8 +108,8 @@ export function displayPanel(viewer, { suvUnavailableReason }) {
     h("button", { type: "button", class: "pv-chip", testid: `preset-${p.id}`, title: `W ${p.window} / L ${p.level} (${p.key})`, onclick: () => viewer.applyPreset(p.id) }, p.label),
   );
   const cmap = h("select", { testid: "pet-colormap", "aria-label": "PET colour map", onchange: (e) => viewer.setPet({ colormap: e.target.value }) }, COLORMAP_NAMES.filter((n) => n !== "grey").map((n) => h("option", { value: n }, n)));
-  const pmin = numberInput("pet-min", { step: "0.1", width: "4.6em", label: "PET display minimum", onValue: (v) => viewer.setPet({ min: v }) });
-  const pmax = numberInput("pet-max", { step: "0.1", width: "4.6em", label: "PET display maximum", onValue: (v) => viewer.setPet({ max: v }) });
+  const pmin = numberInput("pet-min", { step: "0.1", label: "PET display minimum", onValue: (v) => viewer.setPet({ min: v }) });
+  const pmax = numberInput("pet-max", { step: "0.1", label: "PET display maximum", onValue: (v) => viewer.setPet({ max: v }) });
   const opacity = h("input", { type: "range", min: "0", max: "1", step: "0.05", testid: "pet-opacity", "aria-label": "PET opacity", oninput: (e) => viewer.setPet({ opacity: parseFloat(e.target.value) }) });
   const units = h("span", { class: "pv-muted", testid: "pet-units" });
   const bar = h("div", { class: "pv-colorbar", testid: "pet-colorbar" });
@@ -127,10 +127,9 @@ export function displayPanel(viewer, { suvUnavailableReason }) {
     h("div", { class: "pv-chips" }, presets),
     h("h3", {}, "PET"),
     suvNote,
-    h("div", { class: "pv-field" }, h("label", {}, "Map"), cmap),
     h("div", { class: "pv-field" }, h("label", {}, "Min"), pmin, h("label", {}, "Max"), pmax, units),
     bar,
-    h("div", { class: "pv-field" }, h("label", {}, "Opacity"), opacity),
+    h("div", { class: "pv-field" }, cmap, h("label", {}, "Opacity"), opacity),
     h("div", { class: "pv-row pv-row--spread" }, h("label", { class: "pv-check" }, smooth, "Smooth pixels"), reset),
   );
 
