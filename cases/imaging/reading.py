@@ -43,6 +43,9 @@ class DicomFile:
     size: int
     header: Dataset
     missing: tuple[str, ...] = ()  # required image attributes absent: a DICOM object that is not an image
+    # Where the element after the header starts (normally PixelData), when the header read could tell;
+    # lets read_stored_pixels fetch uncompressed pixels without parsing the file a second time.
+    pixel_offset: int | None = None
 
 
 @dataclass
@@ -64,7 +67,7 @@ def _header_end(dataset: Dataset, *, size: int) -> str:
     """Where a header read stopped: "short" (inside an element), "eof" (exactly at the end), "more"."""
     if len(dataset) == 0:
         return "short"
-    raw = dataset.get_item(max(dataset.keys()))
+    raw = dataset.get_item(max(dataset.keys(), key=int))
     if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
         return "more"  # cannot tell; the full read in read_pixels checks again
     if raw.value is None or len(raw.value) < raw.length:
@@ -80,7 +83,7 @@ def _ends_cleanly(*, dataset: Dataset, path: Path, size: int) -> bool:
     """For a full read: does the last element end exactly at the end of the file?"""
     if len(dataset) == 0:
         return False
-    raw = dataset.get_item(max(dataset.keys()))
+    raw = dataset.get_item(max(dataset.keys(), key=int))
     if not isinstance(raw, RawDataElement):
         return True  # already converted by pydicom: nothing left to verify
     if raw.length == _UNDEFINED:  # encapsulated pixel data / sequence: must end with its delimiter
@@ -90,6 +93,19 @@ def _ends_cleanly(*, dataset: Dataset, path: Path, size: int) -> bool:
     if raw.value is None or len(raw.value) < raw.length:
         return False
     return raw.value_tell + raw.length == size
+
+
+def _next_element_offset(dataset: Dataset, *, size: int) -> int | None:
+    """File offset just past the last element of a ``stop_before_pixels`` read, if known exactly."""
+    if len(dataset) == 0:
+        return None
+    raw = dataset.get_item(max(dataset.keys(), key=int))
+    if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
+        return None
+    if raw.value is None or len(raw.value) < raw.length:
+        return None
+    offset = raw.value_tell + raw.length
+    return offset if offset + 8 <= size else None
 
 
 def _truncated(name: str, detail: str = "") -> DicomFileError:
@@ -123,6 +139,7 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
         raise _truncated(candidate.name, str(exc)[:200]) from exc
     # Check before touching any element: reading a value converts it and loses the raw length.
     end = _header_end(header, size=candidate.size) if claims else "more"
+    pixel_offset = _next_element_offset(header, size=candidate.size)
     if end == "short":
         raise _truncated(candidate.name, "the file ends inside its header")
     if getattr(header.get("file_meta"), "MediaStorageSOPClassUID", None) == MEDIA_DIRECTORY_SOP_CLASS:
@@ -135,7 +152,12 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
             raise _truncated(candidate.name, f"the file ends before {', '.join(missing)}")
     # A complete DICOM object lacking image attributes is returned with ``missing`` set.
     return DicomFile(
-        path=candidate.path, name=candidate.name, size=candidate.size, header=header, missing=tuple(missing)
+        path=candidate.path,
+        name=candidate.name,
+        size=candidate.size,
+        header=header,
+        missing=tuple(missing),
+        pixel_offset=pixel_offset,
     )
 
 
@@ -213,3 +235,92 @@ def read_pixels(*, file: DicomFile) -> tuple[Dataset, np.ndarray]:
             file=file.name,
         ) from exc
     return dataset, pixels
+
+
+_NATIVE_LITTLE_ENDIAN = frozenset({ExplicitVRLittleEndian, ImplicitVRLittleEndian})
+_PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
+
+
+def _native_pixels(file: DicomFile) -> np.ndarray | None:
+    """Pixels of an uncompressed little-endian single-frame grey image read straight from the file.
+
+    Only when the header read stopped exactly before PixelData, PixelData is the last element and
+    ends at the end of the file, and the image is one plain frame; anything else (compressed,
+    big-endian, multi-frame, colour, trailing elements, a short or odd file) returns None so the
+    caller takes the full pydicom read with its checks and error messages. The result equals
+    ``dataset.pixel_array`` for such files (unused high bits are corrected the same way).
+    """
+    header = file.header
+    if file.pixel_offset is None:
+        return None
+    meta = header.get("file_meta")
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    if syntax is not None and syntax not in _NATIVE_LITTLE_ENDIAN:
+        return None  # compressed, deflated or big endian
+    # Trust what pydicom actually parsed (it corrects a meta header that names the wrong VR mode).
+    encoding = getattr(header, "original_encoding", (None, None))
+    if encoding[1] is not True or encoding[0] is None:
+        return None
+    implicit = bool(encoding[0])
+    try:
+        rows, columns = int(header.Rows), int(header.Columns)
+        bits_allocated = int(header.BitsAllocated)
+        bits_stored = int(header.get("BitsStored", bits_allocated))
+        representation = int(header.get("PixelRepresentation", 0))
+        samples = int(header.get("SamplesPerPixel", 1) or 1)
+        frames = int(header.get("NumberOfFrames", 1) or 1)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if (
+        samples != 1
+        or frames != 1
+        or bits_allocated not in (8, 16, 32)
+        or not 0 < bits_stored <= bits_allocated
+        or representation not in (0, 1)
+        or rows <= 0
+        or columns <= 0
+    ):
+        return None
+    itemsize = bits_allocated // 8
+    expected = rows * columns * itemsize
+    element_header = 8 if implicit else 12
+    try:
+        with file.path.open("rb") as handle:
+            handle.seek(file.pixel_offset)
+            head = handle.read(element_header)
+            if len(head) != element_header or head[:4] != _PIXEL_TAG_LE:
+                return None
+            if implicit:
+                length = int.from_bytes(head[4:8], "little")
+            elif head[4:6] in (b"OW", b"OB") and head[6:8] == b"\x00\x00":
+                length = int.from_bytes(head[8:12], "little")
+            else:
+                return None
+            if file.pixel_offset + element_header + length != file.size:
+                return None  # trailing elements, or a truncated file: the full read decides
+            if length != expected and not (length == expected + 1 and expected % 2):
+                return None
+            dtype = np.dtype(f"<{'i' if representation else 'u'}{itemsize}")
+            pixels = np.fromfile(handle, dtype=dtype, count=rows * columns)
+    except OSError:
+        return None
+    if pixels.size != rows * columns:
+        return None
+    pixels = pixels.reshape(rows, columns)
+    shift = bits_allocated - bits_stored
+    if shift:
+        np.left_shift(pixels, shift, out=pixels)
+        np.right_shift(pixels, shift, out=pixels)
+    return pixels
+
+
+def read_stored_pixels(*, file: DicomFile) -> tuple[Dataset, np.ndarray]:
+    """Like :func:`read_pixels`, but without a second parse of plain uncompressed files.
+
+    Returns the header (no PixelData) and the stored pixel values for uncompressed little-endian
+    single-frame images; every other file goes through :func:`read_pixels` and its checks.
+    """
+    pixels = _native_pixels(file)
+    if pixels is not None:
+        return file.header, pixels
+    return read_pixels(file=file)

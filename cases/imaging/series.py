@@ -18,7 +18,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from .errors import GeometryError, UnsupportedError
-from .reading import DicomFile, read_pixels
+from .reading import DicomFile, read_stored_pixels
 from .volume import Grid, Volume
 
 ORIENTATION_TOLERANCE = 1e-4  # direction cosines
@@ -203,7 +203,7 @@ def load_series(*, files: Sequence[DicomFile], label: str = "Series") -> LoadedS
     grid = geometry.grid
     array = np.empty(grid.shape, dtype=np.float32)
     for k, dicom in enumerate(geometry.files):
-        dataset, pixels = read_pixels(file=dicom)
+        dataset, pixels = read_stored_pixels(file=dicom)
         if pixels.shape != grid.shape[1:]:
             raise GeometryError(
                 f"{label}: '{dicom.name}' decodes to pixels of shape {pixels.shape}, expected {grid.shape[1:]}.",

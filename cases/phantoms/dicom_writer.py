@@ -66,6 +66,7 @@ class StudyInfo:
     institution_name: str
     referring_physician: str
     operator_name: str
+    laterality: str = "L"
 
     @property
     def patient_name(self) -> str:
@@ -132,6 +133,7 @@ def _base_dataset(*, study: StudyInfo, sop_class: str, series_uid: str, series_n
     ds.PatientAge = f"{int(study.study_time.year) - int(study.patient_birth_date[:4]):03d}Y"
     ds.PatientWeight = format_ds(study.patient_weight_kg)
     ds.BodyPartExamined = "BREAST"
+    ds.Laterality = study.laterality
     ds.PatientPosition = "HFS"
     ds.StudyInstanceUID = study.study_uid
     ds.SeriesInstanceUID = series_uid

@@ -158,6 +158,7 @@ def _study(*, rng: np.random.Generator, seed: int, case_number: int, weight_kg: 
         institution_name=_INSTITUTIONS[int(rng.integers(len(_INSTITUTIONS)))],
         referring_physician=_PHYSICIANS[int(rng.integers(len(_PHYSICIANS)))],
         operator_name=_PHYSICIANS[int(rng.integers(len(_PHYSICIANS)))],
+        laterality="L" if rng.random() < 0.5 else "R",
     )
     return study, injection
 

@@ -76,7 +76,10 @@ def choose_grids(
         pet_lo = np.round(pet_lo, 3)
         pet_hi = pet_lo + np.array([(n_side - 1) * pet_voxel, (n_side - 1) * pet_voxel, pet_z_hi - pet_z_lo])
         pet = _grid(pet_lo, pet_hi, np.array([pet_voxel] * 3))
-        if dicom_bytes(ct) + dicom_bytes(pet) <= preset.max_dicom_bytes:
+        if (
+            dicom_bytes(ct) + dicom_bytes(pet) <= preset.max_dicom_bytes
+            and int(np.prod(ct.shape)) <= preset.max_ct_voxels
+        ):
             return ct, pet
         if slice_mm < preset.ct_slice_max_mm:
             slice_mm = _round_mm(min(slice_mm * 1.08, preset.ct_slice_max_mm))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cases.phantoms import config as C
 from cases.phantoms.generator import batch_categories, case_seed, generate_case
@@ -104,3 +105,14 @@ def test_ct_values(batch_cases):
     assert -130 < fat < -70
     plate = float(np.median(hu[case.labels == C.LABEL_PLATE]))
     assert 90 < plate < 310
+
+
+def test_pet_field_of_view_covers_specimen(batch_cases):
+    from cases.phantoms.generator import nearest_mask
+
+    for case in batch_cases:
+        on_pet = nearest_mask(mask=case.specimen_mask, source=case.ct_grid, target=case.pet_grid)
+        pet_ml = on_pet.sum() * np.prod(case.pet_grid.spacing) / 1000
+        assert pet_ml == pytest.approx(case.truth["specimen"]["volume_ml"], rel=0.05)
+        assert case.ct_grid.shape != case.pet_grid.shape
+        assert not np.allclose(case.ct_grid.origin, case.pet_grid.origin)

@@ -111,7 +111,7 @@ export function displayPanel(viewer, { suvUnavailableReason }) {
   const pmin = numberInput("pet-min", { step: "0.1", label: "PET display minimum", onValue: (v) => viewer.setPet({ min: v }) });
   const pmax = numberInput("pet-max", { step: "0.1", label: "PET display maximum", onValue: (v) => viewer.setPet({ max: v }) });
   const opacity = h("input", { type: "range", min: "0", max: "1", step: "0.05", testid: "pet-opacity", "aria-label": "PET opacity", oninput: (e) => viewer.setPet({ opacity: parseFloat(e.target.value) }) });
-  const units = h("span", { class: "pv-muted", testid: "pet-units" });
+  const units = h("span", { class: "pv-muted pv-units", testid: "pet-units" });
   const bar = h("div", { class: "pv-colorbar", testid: "pet-colorbar" });
   const smooth = h("input", { type: "checkbox", testid: "smooth", onchange: (e) => viewer.setSmooth(e.target.checked) });
   const reset = h("button", { type: "button", class: "pv-btn", testid: "reset-views", title: "Reset zoom and pan (R)", onclick: () => viewer.resetView() }, "Reset views");
@@ -125,9 +125,9 @@ export function displayPanel(viewer, { suvUnavailableReason }) {
     h("h3", {}, "CT window"),
     h("div", { class: "pv-field" }, h("label", {}, "W"), win, h("label", {}, "L"), lev, h("span", { class: "pv-muted" }, "HU")),
     h("div", { class: "pv-chips" }, presets),
-    h("h3", {}, "PET"),
+    h("h3", {}, "PET ", units),
     suvNote,
-    h("div", { class: "pv-field" }, h("label", {}, "Min"), pmin, h("label", {}, "Max"), pmax, units),
+    h("div", { class: "pv-field" }, h("label", {}, "Min"), pmin, h("label", {}, "Max"), pmax),
     bar,
     h("div", { class: "pv-field" }, cmap, h("label", {}, "Opacity"), opacity),
     h("div", { class: "pv-row pv-row--spread" }, h("label", { class: "pv-check" }, smooth, "Smooth pixels"), reset),

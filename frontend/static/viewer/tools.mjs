@@ -140,12 +140,22 @@ export function attachPointer(viewer, view, canvas, keys) {
   );
 }
 
-function isTyping(target) {
+const TEXT_INPUTS = new Set(["text", "number", "search", "email", "password", "url", "tel", "date", "time"]);
+const ARROWS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "PageUp", "PageDown", "Home", "End"]);
+
+/**
+ * Whether the focused element handles this key itself, so the viewer must not:
+ * text fields take every key, radios / sliders / selects their arrows, and buttons,
+ * checkboxes and summaries Space and Enter.
+ */
+export function nativeHandles(target, key) {
   if (!target || !target.tagName) return false;
   const tag = target.tagName;
   if (tag === "TEXTAREA" || target.isContentEditable) return true;
-  if (tag === "SELECT") return true;
-  if (tag === "INPUT") return !["checkbox", "radio", "button", "range", "color"].includes(target.type);
+  const type = tag === "INPUT" ? (target.type || "text") : "";
+  if (tag === "INPUT" && TEXT_INPUTS.has(type)) return true;
+  if (tag === "SELECT" || type === "radio" || type === "range") return ARROWS.has(key) || key === " " || key === "Enter";
+  if (tag === "BUTTON" || tag === "SUMMARY" || tag === "A" || tag === "INPUT") return key === " " || key === "Enter";
   return false;
 }
 
@@ -156,17 +166,22 @@ function isTyping(target) {
 export function attachKeyboard(viewer, actions, target = window) {
   const keys = { space: false };
   target.addEventListener("keydown", (e) => {
-    if (isTyping(e.target)) return;
     const k = e.key;
     const ctrl = e.ctrlKey || e.metaKey;
+    if (ctrl && (k === "s" || k === "S")) {
+      e.preventDefault();
+      actions.save?.();
+      return;
+    }
+    if (nativeHandles(e.target, k)) return;
     const view = viewer.activeView;
     let handled = true;
     if (ctrl && (k === "z" || k === "Z")) {
       if (e.shiftKey) viewer.redo();
       else viewer.undo();
     } else if (ctrl && (k === "y" || k === "Y")) viewer.redo();
-    else if (ctrl && (k === "s" || k === "S")) actions.save?.();
-    else if (ctrl) handled = false;
+    else if (k === "Enter" && viewer.polygon) viewer.closePolygon(e.altKey);
+    else if (ctrl || e.altKey) handled = false;
     else if (k === "ArrowUp") viewer.scrollSlice(view, 1);
     else if (k === "ArrowDown") viewer.scrollSlice(view, -1);
     else if (k === "PageUp") viewer.scrollSlice(view, 10);
@@ -179,14 +194,13 @@ export function attachKeyboard(viewer, actions, target = window) {
       keys.space = true;
     } else if (k === "[") viewer.setBrushRadius(viewer.brushRadiusMm - (viewer.brushRadiusMm > 1 ? 0.5 : 0.1));
     else if (k === "]") viewer.setBrushRadius(viewer.brushRadiusMm + (viewer.brushRadiusMm >= 1 ? 0.5 : 0.1));
-    else if (k === "Enter" && viewer.polygon) viewer.closePolygon(e.altKey);
     else if (k === "Escape") viewer.cancelDrafts();
     else if (k === "f" || k === "F") viewer.cycleMode();
     else if (k === "c" || k === "C") viewer.toggleCrosshair();
     else if (k === "j" || k === "J") viewer.jumpToMargin();
     else if (k === "o" || k === "O") actions.toggleMyMask?.();
     else if (k === "?" || k === "h" || k === "H") actions.toggleHelp?.();
-    else if (TOOL_KEYS[k.toLowerCase()] && !e.altKey) viewer.setTool(TOOL_KEYS[k.toLowerCase()]);
+    else if (TOOL_KEYS[k.toLowerCase()]) viewer.setTool(TOOL_KEYS[k.toLowerCase()]);
     else {
       const preset = PRESETS.find((p) => p.key === k);
       if (preset) viewer.applyPreset(preset.id);

@@ -103,6 +103,9 @@ export class Viewer extends EventTarget {
     const key = { specimen: "specimen", model: "model", gt: "gt", uncertainty: "uncertainty" }[name];
     if (key) this.overlays[key].available = !!data;
     this.requestRender();
+    // Draw the first CT image at once rather than on the next animation frame, which can
+    // come late while the other volumes are still being decoded.
+    if (name === "ct" && data && this.timings.firstImageMs === null) this.flush();
     this.#emit("change");
   }
 
@@ -268,10 +271,18 @@ export class Viewer extends EventTarget {
     return true;
   }
 
+  /** Zoom a view about screen point (x, y); without one, about the crosshair (or the centre if it is off screen). */
   zoom(view, factor, x, y) {
     const size = this.sizes[view];
-    const px = x ?? size.w / 2;
-    const py = y ?? size.h / 2;
+    let px = x;
+    let py = y;
+    if (px === undefined || py === undefined) {
+      const p = this.specs[view].fromKji(...this.cursor);
+      const t = this.transform(view);
+      px = t.x0 + (p.col + 0.5) * t.sx;
+      py = t.y0 + (p.row + 0.5) * t.sy;
+      if (!(px >= 0 && px <= size.w && py >= 0 && py <= size.h)) [px, py] = [size.w / 2, size.h / 2];
+    }
     this.viewState[view] = zoomAbout(this.specs[view], size.w, size.h, this.viewState[view], factor, px, py);
     this.requestRender([view], false);
     this.#emit("change");
@@ -329,8 +340,10 @@ export class Viewer extends EventTarget {
   setHover(view, u, v) {
     const prev = this.hover;
     this.hover = view ? { view, u, v } : null;
-    if (prev && prev.view !== view) this.requestRender([prev.view], false);
-    if (view) this.requestRender([view], false);
+    // Only the brush outline and the polygon's rubber band follow the pointer.
+    const drawn = ["brush", "eraser", "petbrush"].includes(this.tool) || (this.polygon && this.polygon.points.length);
+    if (drawn && prev && prev.view !== view) this.requestRender([prev.view], false);
+    if (drawn && view) this.requestRender([view], false);
     this.#emit("hover", view ? this.probe(this.voxelAt(view, u, v)) : null);
   }
 

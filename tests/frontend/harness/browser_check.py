@@ -337,6 +337,8 @@ def run(args: argparse.Namespace) -> int:
             c.check("Bq/ml without SUV factor", st["pet"]["units"] == "Bq/ml" and page.get_by_test_id("suv-unavailable").is_visible())
             c.check("ground truth shown when allowed", st["overlays"]["gt"]["available"])
             page.screenshot(path=str(out / "06-no-model-bqml.png"))
+            page.locator(".pv-side--left").evaluate("(el) => el.scrollTo(0, el.scrollHeight)")
+            page.screenshot(path=str(out / "07-left-panel-scrolled.png"))
             browser.close()
     finally:
         server.terminate()
