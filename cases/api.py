@@ -22,6 +22,7 @@ from cases.volume_store import read_payload
 from inference.selectors import model_segmentation_latest
 from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole, IsStudyAdmin
+from studies.selectors import case_access
 
 
 class CaseListApi(APIView):
@@ -30,7 +31,9 @@ class CaseListApi(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         cases = case_list(user=request.user).prefetch_related("inference_runs")
-        return Response({"results": [case_summary(case) for case in cases]})
+        return Response({"results": [
+            case_summary(case, can_see_model=case_access(user=request.user, case=case).can_see_model) for case in cases
+        ]})
 
 
 class CaseDetailApi(APIView):
@@ -40,7 +43,8 @@ class CaseDetailApi(APIView):
     def get(self, request, code: str):
         case = case_get_for_user(code=code, user=request.user)
         audit_record(actor=request.user, action="case.view", object_type="case", object_id=case.pk, case_code=case.code)
-        return Response(case_detail(case))
+        access = case_access(user=request.user, case=case)
+        return Response(case_detail(case, can_see_model=access.can_see_model, user=request.user))
 
 
 class CaseUploadApi(APIView):
@@ -89,6 +93,8 @@ class CaseVolumeApi(APIView):
             return _volume_response(request, payload_name=volume.file.name, dtype=volume.dtype, shape=volume.shape,
                                     etag=volume.sha256)
         if kind in ("model_mask", "uncertainty"):
+            if not case_access(user=request.user, case=case).can_see_model:
+                raise DomainError("the model's output is hidden in this reading session", code="blinded", http_status=403)
             segmentation = model_segmentation_latest(case=case)
             if segmentation is None:
                 raise DomainError(f"case {case.code} has no model result yet", code="not_found", http_status=404)

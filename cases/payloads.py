@@ -41,9 +41,9 @@ def margin_payload(segmentation) -> dict | None:
     }
 
 
-def case_summary(case: Case) -> dict:
-    run = inference_run_latest(case=case)
-    segmentation = model_segmentation_latest(case=case)
+def case_summary(case: Case, *, can_see_model: bool = True) -> dict:
+    run = inference_run_latest(case=case) if can_see_model else None
+    segmentation = model_segmentation_latest(case=case) if can_see_model else None
     margin = margin_payload(segmentation)
     return {
         "code": case.code,
@@ -58,7 +58,7 @@ def case_summary(case: Case) -> dict:
     }
 
 
-def case_detail(case: Case, *, can_see_model: bool = True) -> dict:
+def case_detail(case: Case, *, can_see_model: bool = True, user=None) -> dict:
     base = reverse("api-case-detail", kwargs={"code": case.code})
     segmentation = model_segmentation_latest(case=case) if can_see_model else None
     volumes = {kind: f"{base}volumes/{kind}/" for kind in case.volumes.values_list("kind", flat=True)}
@@ -80,8 +80,23 @@ def case_detail(case: Case, *, can_see_model: bool = True) -> dict:
         "volumes": volumes,
         "model": run_payload(run),
         "margin": margin_payload(segmentation),
+        "my_segmentation": _my_segmentation(case, user),
         "exports": {
             "dicom_seg": f"{base}results/seg/" if segmentation else None,
             "nifti": f"{base}results/nifti/" if segmentation else None,
         },
     }
+
+
+def _my_segmentation(case: Case, user) -> dict | None:
+    if user is None or not user.is_authenticated:
+        return None
+    from inference.models import Segmentation
+
+    latest = (
+        Segmentation.objects.filter(case=case, author=user, is_draft=False).order_by("-version", "-id").first()
+    )
+    if latest is None:
+        return None
+    return {"id": latest.pk, "version": latest.version, "source": latest.source,
+            "url": f"/api/cases/{case.code}/segmentations/{latest.pk}/mask/"}

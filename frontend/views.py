@@ -12,11 +12,15 @@ from cases.payloads import case_detail, case_summary
 from cases.selectors import case_get_for_user, case_list
 from petctweb.errors import DomainError
 from petctweb.roles import is_study_admin, primary_role
+from studies.selectors import case_access
 
 
 @login_required
 def case_list_page(request):
-    cases = [case_summary(case) for case in case_list(user=request.user)]
+    cases = [
+        case_summary(case, can_see_model=case_access(user=request.user, case=case).can_see_model)
+        for case in case_list(user=request.user)
+    ]
     return render(request, "frontend/case_list.html", {
         "cases": cases, "can_upload": is_study_admin(request.user), "role": primary_role(request.user),
     })
@@ -36,17 +40,19 @@ def case_page(request, code: str):
     except DomainError as exc:
         raise Http404(exc.message) from exc
     audit_record(actor=request.user, action="case.view", object_type="case", object_id=case.pk, case_code=case.code)
-    detail = case_detail(case)
+    access = case_access(user=request.user, case=case)
+    detail = case_detail(case, can_see_model=access.can_see_model, user=request.user)
     config = {
         "caseCode": case.code,
         "apiBase": f"/api/cases/{case.code}/",
         "user": {"username": request.user.get_username(), "role": primary_role(request.user)},
-        "canSeeModel": True,
-        "canSeeGroundTruth": False,
-        "canCall": True,
-        "readContext": {"readId": None, "studyId": None},
+        "canSeeModel": access.can_see_model,
+        "canSeeGroundTruth": access.can_see_ground_truth,
+        "canCall": access.can_call,
+        "canEditMask": access.can_edit_mask,
+        "readContext": access.read_context,
     }
     return render(request, "frontend/case.html", {
         "case": detail, "viewer_config": config, "role": primary_role(request.user),
-        "can_request": is_study_admin(request.user),
+        "can_request": is_study_admin(request.user) and access.can_see_model,
     })

@@ -16,6 +16,7 @@ from inference.selectors import model_segmentation_latest, model_version_get
 from inference.services import inference_run_request
 from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole, IsStudyAdmin
+from studies.selectors import case_access
 
 
 class InferenceRequestApi(APIView):
@@ -46,7 +47,9 @@ class InferenceRunApi(APIView):
         run = InferenceRun.objects.select_related("case", "model_version").filter(pk=run_id).first()
         if run is None:
             raise DomainError("no such inference run", code="not_found", http_status=404)
-        case_get_for_user(code=run.case.code, user=request.user)  # object-level visibility
+        case = case_get_for_user(code=run.case.code, user=request.user)  # object-level visibility
+        if not case_access(user=request.user, case=case).can_see_model:
+            raise DomainError("the model's output is hidden in this reading session", code="blinded", http_status=403)
         return Response(run_payload(run))
 
 
@@ -66,6 +69,8 @@ class ResultExportApi(APIView):
 
     def get(self, request, code: str, fmt: str):
         case = case_get_for_user(code=code, user=request.user)
+        if not case_access(user=request.user, case=case).can_see_model:
+            raise DomainError("the model's output is hidden in this reading session", code="blinded", http_status=403)
         segmentation = model_segmentation_latest(case=case)
         if segmentation is None:
             raise DomainError(f"case {case.code} has no model result to export", code="not_found", http_status=404)

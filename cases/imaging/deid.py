@@ -19,9 +19,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
+from pydicom import config
 from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
@@ -224,35 +227,71 @@ def _is_instance_uid(keyword: str, value: object) -> bool:
     return any(v and not str(v).startswith(DICOM_ROOT) for v in values)
 
 
-def _vr(dataset: Dataset, tag: BaseTag) -> str:
+@lru_cache(maxsize=8192)
+def _tag_rule(tag: int) -> tuple[str, str | None]:
+    """Keyword and dictionary VR of a public tag (None when the dictionary does not know it)."""
     try:
-        return dictionary_VR(tag)
-    except KeyError:  # unknown public tag: trust what the file says
+        vr = dictionary_VR(tag)
+    except KeyError:
+        vr = None
+    return keyword_for_tag(tag), vr
+
+
+def _vr(dataset: Dataset, tag: BaseTag) -> str:
+    vr = _tag_rule(int(tag))[1]
+    if vr is None:  # unknown public tag: trust what the file says
         return dataset.get_item(tag).VR or "UN"
+    return vr
 
 
-def _clean(dataset: Dataset, *, secret: str, days: int, drop: frozenset[str], keep_private: bool) -> None:
+# Memo for de-identifying many headers of one series: (tag, VR, raw value bytes) -> the new
+# element's (VR, value), or None for "unchanged". Within one call the rules depend only on those.
+_Memo = dict[tuple[int, str, bytes], tuple[str, object] | None]  # VR as the file wrote it
+
+
+def _clean(
+    dataset: Dataset,
+    *,
+    secret: str,
+    days: int,
+    drop: frozenset[str],
+    keep_private: bool,
+    memo: _Memo | None = None,
+) -> None:
     """Apply the rules in place, recursing into sequences."""
     for tag in list(dataset.keys()):
         if tag.is_private:
             if not keep_private:
                 del dataset[tag]
             continue
-        keyword = keyword_for_tag(tag)
+        keyword = _tag_rule(int(tag))[0]
         if keyword in drop:
             del dataset[tag]
             continue
         # Decide from the dictionary first: most elements need no action and stay unparsed (fast).
         vr = _vr(dataset, tag)
-        if keyword in EMPTY or vr == "PN":
-            # Every person name, nested ones included; the top-level PatientName/ID are set afterwards.
-            dataset[tag].value = ""
-        elif vr not in _ACTION_VRS:
+        emptied = keyword in EMPTY or vr == "PN"
+        if not emptied and vr not in _ACTION_VRS:
             continue
+        key = None
+        if memo is not None and vr != "SQ":
+            raw = dataset.get_item(tag)
+            if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes):
+                key = (int(tag), raw.VR or "", raw.value)
+                if key in memo:
+                    done = memo[key]
+                    if done is not None:
+                        new_vr, value = done
+                        dataset[tag] = DataElement(tag, new_vr, value, validation_mode=config.IGNORE)
+                    continue
         element = dataset[tag]
+        before = element.value
+        if emptied:
+            # Every person name, nested ones included; the top-level PatientName/ID are set afterwards.
+            element.value = ""
         if element.VR == "SQ":
             for item in element.value or []:
-                _clean(item, secret=secret, days=days, drop=drop, keep_private=keep_private)
+                _clean(item, secret=secret, days=days, drop=drop, keep_private=keep_private, memo=memo)
         elif element.VR == "UI" and element.value and _is_instance_uid(keyword, element.value):
             element.value = _map_uids(element.value, secret)
         elif element.VR in ("DA", "DT") and element.value:
@@ -261,6 +300,53 @@ def _clean(dataset: Dataset, *, secret: str, days: int, drop: frozenset[str], ke
                 element.value = [shift(value=str(v), days=days) for v in element.value]
             else:
                 element.value = shift(value=str(element.value), days=days)
+        if key is not None:
+            value = element.value
+            unchanged = value is before and not emptied
+            memo[key] = (
+                None if unchanged else (element.VR, list(value) if isinstance(value, MultiValue) else value)
+            )
+
+
+def _drop_set(*, keep_descriptions: bool, retain_patient_characteristics: bool) -> frozenset[str]:
+    drop = set(REMOVE)
+    if not keep_descriptions:
+        drop |= DESCRIPTIONS
+    if not retain_patient_characteristics:
+        drop |= PATIENT_CHARACTERISTICS - {"PatientSex"}
+    return frozenset(drop)
+
+
+def _deidentify(
+    out: Dataset,
+    *,
+    secret: str,
+    case_code: str,
+    days: int,
+    drop: frozenset[str],
+    retain_patient_characteristics: bool,
+    keep_private: bool,
+    memo: _Memo | None,
+) -> Dataset:
+    _clean(out, secret=secret, days=days, drop=drop, keep_private=keep_private, memo=memo)
+    if not retain_patient_characteristics and "PatientSex" in out:
+        out.PatientSex = ""
+    meta = getattr(out, "file_meta", None)
+    if meta is not None and "MediaStorageSOPInstanceUID" in meta:
+        meta.MediaStorageSOPInstanceUID = remap_uid(uid=meta.MediaStorageSOPInstanceUID, secret=secret)
+    out.PatientName = case_code
+    out.PatientID = case_code
+    out.PatientIdentityRemoved = "YES"
+    out.LongitudinalTemporalInformationModified = "MODIFIED"
+    out.DeidentificationMethod = list(METHOD_TEXT)
+    codes = [
+        _code("113100", "Basic Application Confidentiality Profile"),
+        _code("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+    ]
+    if retain_patient_characteristics:
+        codes.append(_code("113108", "Retain Patient Characteristics Option"))
+    out.DeidentificationMethodCodeSequence = DicomSequence(codes)
+    return out
 
 
 def deidentify_dataset(
@@ -282,32 +368,55 @@ def deidentify_dataset(
     if not secret:
         raise ValueError("a de-identification secret is required")
     original_id = str(patient_id if patient_id is not None else dataset.get("PatientID", "") or "")
-    days = date_offset_days(patient_id=original_id, secret=secret)
-    drop = set(REMOVE)
-    if not keep_descriptions:
-        drop |= DESCRIPTIONS
-    if not retain_patient_characteristics:
-        drop |= PATIENT_CHARACTERISTICS - {"PatientSex"}
-    out = dataset if in_place else copy.deepcopy(dataset)
-    _clean(out, secret=secret, days=days, drop=frozenset(drop), keep_private=keep_private)
-    if not retain_patient_characteristics and "PatientSex" in out:
-        out.PatientSex = ""
-    meta = getattr(out, "file_meta", None)
-    if meta is not None and "MediaStorageSOPInstanceUID" in meta:
-        meta.MediaStorageSOPInstanceUID = remap_uid(uid=meta.MediaStorageSOPInstanceUID, secret=secret)
-    out.PatientName = case_code
-    out.PatientID = case_code
-    out.PatientIdentityRemoved = "YES"
-    out.LongitudinalTemporalInformationModified = "MODIFIED"
-    out.DeidentificationMethod = list(METHOD_TEXT)
-    codes = [
-        _code("113100", "Basic Application Confidentiality Profile"),
-        _code("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+    return _deidentify(
+        dataset if in_place else copy.deepcopy(dataset),
+        secret=secret,
+        case_code=case_code,
+        days=date_offset_days(patient_id=original_id, secret=secret),
+        drop=_drop_set(
+            keep_descriptions=keep_descriptions, retain_patient_characteristics=retain_patient_characteristics
+        ),
+        retain_patient_characteristics=retain_patient_characteristics,
+        keep_private=keep_private,
+        memo=None,
+    )
+
+
+def deidentify_datasets(
+    *,
+    datasets: Sequence[Dataset],
+    secret: str,
+    case_code: str,
+    patient_id: str,
+    keep_descriptions: bool = True,
+    retain_patient_characteristics: bool = True,
+    keep_private: bool = False,
+) -> list[Dataset]:
+    """:func:`deidentify_dataset` in place on many headers of one patient (the slices of a series).
+
+    Same result as one call per dataset, but an element value shared by many slices (study and
+    series UIDs, dates, names) is worked out once: a series costs little more than one header.
+    """
+    if not secret:
+        raise ValueError("a de-identification secret is required")
+    days = date_offset_days(patient_id=str(patient_id or ""), secret=secret)
+    drop = _drop_set(
+        keep_descriptions=keep_descriptions, retain_patient_characteristics=retain_patient_characteristics
+    )
+    memo: _Memo = {}
+    return [
+        _deidentify(
+            dataset,
+            secret=secret,
+            case_code=case_code,
+            days=days,
+            drop=drop,
+            retain_patient_characteristics=retain_patient_characteristics,
+            keep_private=keep_private,
+            memo=memo,
+        )
+        for dataset in datasets
     ]
-    if retain_patient_characteristics:
-        codes.append(_code("113108", "Retain Patient Characteristics Option"))
-    out.DeidentificationMethodCodeSequence = DicomSequence(codes)
-    return out
 
 
 def _plain(value: object) -> object:

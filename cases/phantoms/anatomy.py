@@ -309,11 +309,12 @@ def build_tumour(
             start=direction * radius * 0.6,
             end=direction * (radius + rng.uniform(1.5, spicule_reach)),
             radius_start=rng.uniform(0.4, 0.8),
-            radius_end=0.1,
+            radius_end=max(0.1, 0.55 * min(spacing)),  # thin, but still connected when sampled
         )
     spicules &= ~mask
     mask |= spicules
     uptake[spicules] = uptake[spicules] * 0.6
+    mask = largest_component(mask)
     uptake[~mask] = 0.0
     return TumourShape(
         mask=mask,
@@ -325,6 +326,16 @@ def build_tumour(
         n_spicules=n_spicules,
         necrotic=necrotic,
     )
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 26-connected component of ``mask`` (all False if empty)."""
+    labels, count = ndi.label(mask, structure=np.ones((3, 3, 3), bool))
+    if count <= 1:
+        return mask.copy()
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == int(np.argmax(sizes))
 
 
 def _paint_capsule(

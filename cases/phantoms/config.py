@@ -64,7 +64,7 @@ class SizePreset:
 SIZES: dict[str, SizePreset] = {
     "full": SizePreset(
         name="full",
-        specimen_long_mm=(30.0, 74.0),  # nominal; the deformed specimen spans about 30-80 mm
+        specimen_long_mm=(32.0, 74.0),  # nominal; the deformed specimen spans about 30-80 mm
         specimen_width_frac=(0.55, 0.85),
         specimen_height_frac=(0.42, 0.65),
         max_width_mm=58.0,
@@ -81,7 +81,7 @@ SIZES: dict[str, SizePreset] = {
     ),
     "small": SizePreset(
         name="small",
-        specimen_long_mm=(26.0, 37.0),  # deformed: about 25-40 mm
+        specimen_long_mm=(28.0, 37.0),  # deformed: about 25-40 mm
         specimen_width_frac=(0.6, 0.85),
         specimen_height_frac=(0.5, 0.7),
         max_width_mm=34.0,

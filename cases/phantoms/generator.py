@@ -27,6 +27,7 @@ from cases.phantoms.anatomy import (
     build_fibro,
     build_specimen,
     build_tumour,
+    largest_component,
     paint_clips,
 )
 from cases.phantoms.ct import CT_RESCALE_INTERCEPT, store_ct, synthesise_ct
@@ -301,6 +302,7 @@ def generate_case(
         paste(placement=placement, mask=tumour, uptake=uptake, label=number, ids=ids)
     tumour &= specimen
     ids[~tumour] = 0
+    _keep_main_components(placements=placements, tumour=tumour, ids=ids, uptake=uptake)
 
     # --- clips
     clip_rng = rngs["clips"]
@@ -430,6 +432,24 @@ def generate_case(
         ct_series_time=ct_time,
         truth=truth,
     )
+
+
+def _keep_main_components(
+    *, placements: list[Placement], tumour: np.ndarray, ids: np.ndarray, uptake: np.ndarray
+) -> None:
+    """After clipping to the specimen keep each tumour's largest connected piece."""
+    for number, placement in enumerate(placements, start=1):
+        origin = np.asarray(placement.centre_index) - np.asarray(placement.shape.centre_index)
+        start = np.maximum(origin, 0)
+        stop = np.minimum(origin + np.asarray(placement.shape.mask.shape), tumour.shape)
+        crop = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
+        mine = ids[crop] == number
+        keep = largest_component(mine)
+        drop = mine & ~keep
+        if drop.any():
+            tumour[crop][drop] = False
+            ids[crop][drop] = 0
+            uptake[crop][drop] = 0.0
 
 
 def nearest_mask(*, mask: np.ndarray, source: Grid, target: Grid) -> np.ndarray:

@@ -54,14 +54,25 @@ class GapProbe:
         self.coarse_edt = ndi.distance_transform_edt(coarse, sampling=tuple(spacing))
         self.tolerance = 2.0 * float(np.linalg.norm(spacing))
 
-    def gap(self, *, offsets: np.ndarray, centre_index: np.ndarray) -> float:
-        """0 when any tumour voxel is outside the specimen or touches the outside."""
+    def gap(self, *, offsets: np.ndarray, centre_index: np.ndarray, all_offsets: np.ndarray | None = None) -> float:
+        """Gap of a tumour (boundary voxel ``offsets``) centred at ``centre_index``.
+
+        When the tumour sticks out of the specimen the result is 0, or, given all its voxel
+        offsets, the gap of the part inside the specimen (what remains after clipping).
+        """
         idx = offsets + centre_index
         shape = np.asarray(self.specimen.shape)
-        if np.any(idx < 0) or np.any(idx >= shape):
-            return 0.0
-        if not self.specimen[idx[:, 0], idx[:, 1], idx[:, 2]].all():
-            return 0.0
+        protrudes = bool(np.any(idx < 0) or np.any(idx >= shape))
+        if not protrudes:
+            protrudes = not self.specimen[idx[:, 0], idx[:, 1], idx[:, 2]].all()
+        if protrudes:
+            if all_offsets is None:
+                return 0.0
+            idx = all_offsets + centre_index
+            idx = idx[np.all((idx >= 0) & (idx < shape), axis=1)]
+            idx = idx[self.specimen[idx[:, 0], idx[:, 1], idx[:, 2]]]
+            if len(idx) == 0:
+                return 0.0
         approx = self.coarse_edt[idx[:, 0] // 2, idx[:, 1] // 2, idx[:, 2] // 2]
         lowest = float(approx.min())
         idx = idx[approx <= lowest + self.tolerance]
@@ -111,11 +122,13 @@ def place_primary(
     beyond first contact.
     """
     offsets = shape.boundary_offsets()
+    all_offsets = shape.voxel_offsets()
     grid = probe.grid
     s_exit = _exit_distance(probe.specimen, grid, origin_xyz, direction)
 
     def gap_at(s: float) -> float:
-        return probe.gap(offsets=offsets, centre_index=_ray_index(grid, origin_xyz, direction, s))
+        centre = _ray_index(grid, origin_xyz, direction, s)
+        return probe.gap(offsets=offsets, centre_index=centre, all_offsets=all_offsets)
 
     gap0 = gap_at(0.0)
     if category == "transected":
@@ -129,6 +142,10 @@ def place_primary(
             else:
                 hi = mid
         s = hi + protrusion_mm
+        while gap_at(s) > 0.0 and s > hi:  # the cut part must still touch the surface
+            s -= min(grid.spacing)
+        if gap_at(s) > 0.0:
+            return None
         centre = _ray_index(grid, origin_xyz, direction, s)
         return Placement(shape, tuple(int(c) for c in centre), category, None, 0.0)
 

@@ -1,0 +1,3 @@
+"""Study pages and API (filled by the reader-studies work)."""
+
+urlpatterns: list = []
