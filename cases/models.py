@@ -60,9 +60,16 @@ class CaseVolume(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "kind"], name="one_volume_per_kind")]
 
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.kind}"
+
+
 
 class SourceHeaders(models.Model):
     """De-identified CT headers (no pixels), needed to export DICOM SEG that references the CT."""
 
     case = models.OneToOneField(Case, related_name="source_headers", on_delete=models.CASCADE)
     ct_headers = models.FileField(upload_to="headers/")  # gzip JSON list of DICOM JSON datasets
+
+    def __str__(self) -> str:
+        return f"headers of case {self.case_id}"

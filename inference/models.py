@@ -47,6 +47,10 @@ class ModelFold(models.Model):
         ordering = ["fold"]
         constraints = [models.UniqueConstraint(fields=["model_version", "fold"], name="unique_fold")]
 
+    def __str__(self) -> str:
+        return f"{self.model_version_id} fold {self.fold}"
+
+
 
 class InferenceRun(models.Model):
     class Status(models.TextChoices):
@@ -81,6 +85,10 @@ class InferenceRun(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+
 
 class Segmentation(models.Model):
     class Source(models.TextChoices):
@@ -107,6 +115,10 @@ class Segmentation(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.source} segmentation {self.pk} v{self.version}"
+
+
 
 class MarginResult(models.Model):
     segmentation = models.OneToOneField(Segmentation, related_name="margin", on_delete=models.CASCADE)
@@ -120,3 +132,6 @@ class MarginResult(models.Model):
     suv_max = models.FloatField(null=True, blank=True)
     suv_mean = models.FloatField(null=True, blank=True)
     detail = models.JSONField(default=dict)  # the full MarginResult.to_dict()
+
+    def __str__(self) -> str:
+        return f"margin {self.status} ({self.closest_margin_mm} mm)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from django.core.files.storage import default_storage
 from django.db import transaction
 
 from audit.services import audit_record
@@ -62,11 +63,10 @@ def draft_save(*, case: Case, author, source: str, shape, encoding: str, data: s
             case=case, source=source, author=author, is_draft=True, version=0, mask_file=name,
             voxel_count=int(mask.sum()),
         )
+        stale = [item.mask_file.name for item in old if item.mask_file.name != name]
         for item in old:
-            previous = item.mask_file.name
             item.delete()
-            if previous != name:
-                transaction.on_commit(lambda n=previous: item.mask_file.storage.delete(n))
+        transaction.on_commit(lambda: [default_storage.delete(n) for n in stale])
     return draft
 
 

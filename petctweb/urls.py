@@ -4,8 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cases.api import CaseDetailApi, CaseListApi, CaseUploadApi, CaseVolumeApi
-from inference.segmentation_api import DraftApi, SegmentationListApi, SegmentationMaskApi
 from inference.api import InferenceRequestApi, InferenceRunApi, ModelVersionListApi, ResultExportApi
+from inference.segmentation_api import DraftApi, SegmentationListApi, SegmentationMaskApi
 
 api = [
     path("cases/", CaseListApi.as_view(), name="api-case-list"),

@@ -206,11 +206,19 @@ def date_offset_days(*, patient_id: str, secret: str) -> int:
     return -(1 + seed % MAX_SHIFT_DAYS)
 
 
+def _put(dataset: Dataset, tag: int, vr: str, value: object) -> None:
+    """``dataset.Keyword = value`` without the keyword lookups: an existing element keeps its VR."""
+    existing = dataset.get_item(tag)
+    if existing is not None and existing.VR and existing.VR != "UN":
+        vr = existing.VR
+    dataset[tag] = DataElement(tag, vr, value)
+
+
 def _code(value: str, meaning: str) -> Dataset:
     item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = "DCM"
-    item.CodeMeaning = meaning
+    _put(item, 0x00080100, "SH", value)  # CodeValue
+    _put(item, 0x00080102, "SH", "DCM")  # CodingSchemeDesignator
+    _put(item, 0x00080104, "LO", meaning)  # CodeMeaning
     return item
 
 
@@ -333,19 +341,19 @@ def _deidentify(
         out.PatientSex = ""
     meta = getattr(out, "file_meta", None)
     if meta is not None and "MediaStorageSOPInstanceUID" in meta:
-        meta.MediaStorageSOPInstanceUID = remap_uid(uid=meta.MediaStorageSOPInstanceUID, secret=secret)
-    out.PatientName = case_code
-    out.PatientID = case_code
-    out.PatientIdentityRemoved = "YES"
-    out.LongitudinalTemporalInformationModified = "MODIFIED"
-    out.DeidentificationMethod = list(METHOD_TEXT)
+        _put(meta, 0x00020003, "UI", remap_uid(uid=meta.MediaStorageSOPInstanceUID, secret=secret))
+    _put(out, 0x00100010, "PN", case_code)  # PatientName
+    _put(out, 0x00100020, "LO", case_code)  # PatientID
+    _put(out, 0x00120062, "CS", "YES")  # PatientIdentityRemoved
+    _put(out, 0x00280303, "CS", "MODIFIED")  # LongitudinalTemporalInformationModified
+    _put(out, 0x00120063, "LO", list(METHOD_TEXT))  # DeidentificationMethod
     codes = [
         _code("113100", "Basic Application Confidentiality Profile"),
         _code("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
     ]
     if retain_patient_characteristics:
         codes.append(_code("113108", "Retain Patient Characteristics Option"))
-    out.DeidentificationMethodCodeSequence = DicomSequence(codes)
+    _put(out, 0x00120064, "SQ", DicomSequence(codes))  # DeidentificationMethodCodeSequence
     return out
 
 

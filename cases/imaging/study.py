@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
-from .deid import deidentify_dataset, patient_key, study_metadata
+from .deid import deidentify_dataset, deidentify_datasets, patient_key, study_metadata
 from .errors import GeometryError, UnsupportedError
 from .files import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO, DEFAULT_MAX_TOTAL_BYTES, collect_files
 from .grouping import group_series, pair_series
@@ -138,7 +138,15 @@ def load_studies(
                     in_place=True,
                 )
 
-            ct_headers = [deid(h) for h in ct.headers]
+            # All CT headers are kept (SEG export); one pass shares the work between the slices.
+            ct_headers = deidentify_datasets(
+                datasets=ct.headers,
+                secret=deid_secret,
+                case_code=code,
+                patient_id=pairing.patient_id,
+                keep_descriptions=keep_descriptions,
+                retain_patient_characteristics=retain_patient_characteristics,
+            )
             metadata = study_metadata(ct=ct_headers[0], pet=deid(pet.headers[0]))
             grid = working_grid(reference=ct.volume.grid, spacing_mm=working_spacing_mm)
             _check_overlap(pet=pet_volume.grid, working=grid, label=pair.pet.label())

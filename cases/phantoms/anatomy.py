@@ -116,7 +116,9 @@ class SpecimenShape:
 
     def bounding_box(self, *, step_mm: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
         """Axis-aligned box (lo, hi) in mm that contains the specimen, from a coarse lattice."""
-        reach = (1.0 + max(float(self.deformation.values.max()), 0.0)) * float(np.max(self.semi_axes)) + step_mm
+        reach = (1.0 + max(float(self.deformation.values.max()), 0.0)) * float(
+            np.max(self.semi_axes)
+        ) + step_mm
         lo = self.centre - reach
         counts = int(np.ceil(2 * reach / step_mm)) + 1
         lattice = Grid(
@@ -187,7 +189,9 @@ class FibroTexture:
         g = self.regions.on_grid(self.sheets.grid)
         h = self.sheets.values
         sheet = np.minimum(self.sheet_eps - np.abs(h), g - (self.threshold - self.sheet_delta))
-        return CoarseField(values=np.maximum(g - self.threshold, sheet).astype(np.float32), grid=self.sheets.grid)
+        return CoarseField(
+            values=np.maximum(g - self.threshold, sheet).astype(np.float32), grid=self.sheets.grid
+        )
 
     def on_grid(self, grid: Grid) -> np.ndarray:
         return self.indicator().on_grid(grid) > 0
@@ -198,7 +202,10 @@ def build_fibro(
 ) -> FibroTexture:
     density = rng.uniform(0.1, 0.35)
     regions = smooth_noise(
-        rng=rng, lo_xyz=lo_xyz, hi_xyz=hi_xyz, sigma_mm=rng.uniform(2.0, 3.5) if small else rng.uniform(2.5, 5.0)
+        rng=rng,
+        lo_xyz=lo_xyz,
+        hi_xyz=hi_xyz,
+        sigma_mm=rng.uniform(2.0, 3.5) if small else rng.uniform(2.5, 5.0),
     )
     sheets = smooth_noise(
         rng=rng, lo_xyz=lo_xyz, hi_xyz=hi_xyz, sigma_mm=rng.uniform(1.2, 2.0), points_per_sigma=3.0
@@ -473,10 +480,6 @@ def box_specimen_with_sphere(
     inz = (zc >= lo[2]) & (zc <= hi[2])
     specimen = inz[:, None, None] & iny[None, :, None] & inx[None, None, :]
     c = np.asarray(centre_mm, float)
-    r2 = (
-        (zc[:, None, None] - c[2]) ** 2
-        + (yc[None, :, None] - c[1]) ** 2
-        + (xc[None, None, :] - c[0]) ** 2
-    )
+    r2 = (zc[:, None, None] - c[2]) ** 2 + (yc[None, :, None] - c[1]) ** 2 + (xc[None, None, :] - c[0]) ** 2
     tumour = (r2 <= radius_mm**2) & specimen
     return specimen, tumour

@@ -93,8 +93,17 @@ def _ds_list(values) -> list[str]:
     return [format_ds(float(v)) for v in values]
 
 
-def _base_dataset(*, study: StudyInfo, sop_class: str, series_uid: str, series_number: int,
-                  series_time: datetime, grid: Grid, description: str, modality: str) -> Dataset:
+def _base_dataset(
+    *,
+    study: StudyInfo,
+    sop_class: str,
+    series_uid: str,
+    series_number: int,
+    series_time: datetime,
+    grid: Grid,
+    description: str,
+    modality: str,
+) -> Dataset:
     check_axis_aligned(grid)
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
@@ -232,14 +241,22 @@ def slice_elements(
 
 
 def _write_slices(
-    *, ds: Dataset, stored: np.ndarray, grid: Grid, out_dir: Path, prefix: str, uid_parts: tuple,
+    *,
+    ds: Dataset,
+    stored: np.ndarray,
+    grid: Grid,
+    out_dir: Path,
+    prefix: str,
+    uid_parts: tuple,
     per_slice=None,
 ) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     encoder = None
     for k in range(stored.shape[0]):
-        elements = slice_elements(ds=ds, stored=stored, grid=grid, k=k, uid_parts=uid_parts, per_slice=per_slice)
+        elements = slice_elements(
+            ds=ds, stored=stored, grid=grid, k=k, uid_parts=uid_parts, per_slice=per_slice
+        )
         if encoder is None:
             encoder = SliceEncoder(ds, varying=tuple(e.keyword for e in elements))
         path = out_dir / f"{prefix}{k + 1:04d}.dcm"
@@ -249,7 +266,12 @@ def _write_slices(
 
 
 def write_ct_series(
-    *, study: StudyInfo, stored: np.ndarray, grid: Grid, series_time: datetime, out_dir: Path,
+    *,
+    study: StudyInfo,
+    stored: np.ndarray,
+    grid: Grid,
+    series_time: datetime,
+    out_dir: Path,
     kvp: float = 50.0,
 ) -> list[Path]:
     """CT slices from uint16 stored values (HU = stored - 1024)."""
@@ -257,8 +279,14 @@ def write_ct_series(
         raise TypeError("CT stored values must be uint16")
     series_uid = seeded_uid(study.seed, study.case_number, "ct-series")
     ds = _base_dataset(
-        study=study, sop_class=CT_SOP_CLASS, series_uid=series_uid, series_number=1,
-        series_time=series_time, grid=grid, description="Specimen CT", modality="CT",
+        study=study,
+        sop_class=CT_SOP_CLASS,
+        series_uid=series_uid,
+        series_number=1,
+        series_time=series_time,
+        grid=grid,
+        description="Specimen CT",
+        modality="CT",
     )
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     ds.PixelRepresentation = 0
@@ -271,14 +299,24 @@ def write_ct_series(
     ds.WindowCenter = "40"
     ds.WindowWidth = "400"
     return _write_slices(
-        ds=ds, stored=stored, grid=grid, out_dir=out_dir, prefix="CT",
+        ds=ds,
+        stored=stored,
+        grid=grid,
+        out_dir=out_dir,
+        prefix="CT",
         uid_parts=(study.seed, study.case_number, "ct"),
     )
 
 
 def write_pet_series(
-    *, study: StudyInfo, stored: np.ndarray, slopes: list[str], grid: Grid,
-    calibration: PetCalibration, frame_duration_s: float, out_dir: Path,
+    *,
+    study: StudyInfo,
+    stored: np.ndarray,
+    slopes: list[str],
+    grid: Grid,
+    calibration: PetCalibration,
+    frame_duration_s: float,
+    out_dir: Path,
 ) -> list[Path]:
     """PET slices from int16 stored values with per-slice RescaleSlope (Bq/ml, START)."""
     if stored.dtype != np.int16:
@@ -286,8 +324,14 @@ def write_pet_series(
     series_time = calibration.series_time
     series_uid = seeded_uid(study.seed, study.case_number, "pet-series")
     ds = _base_dataset(
-        study=study, sop_class=PET_SOP_CLASS, series_uid=series_uid, series_number=2,
-        series_time=series_time, grid=grid, description="Specimen FDG PET", modality="PT",
+        study=study,
+        sop_class=PET_SOP_CLASS,
+        series_uid=series_uid,
+        series_number=2,
+        series_time=series_time,
+        grid=grid,
+        description="Specimen FDG PET",
+        modality="PT",
     )
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.PixelRepresentation = 1
@@ -341,6 +385,11 @@ def write_pet_series(
     ds.add_new(0x00280106, "SS", 0)  # SmallestImagePixelValue, VR fixed for signed data
     ds.add_new(0x00280107, "SS", PET_MAX_STORED)  # LargestImagePixelValue
     return _write_slices(
-        ds=ds, stored=stored, grid=grid, out_dir=out_dir, prefix="PT",
-        uid_parts=(study.seed, study.case_number, "pet"), per_slice=per_slice,
+        ds=ds,
+        stored=stored,
+        grid=grid,
+        out_dir=out_dir,
+        prefix="PT",
+        uid_parts=(study.seed, study.case_number, "pet"),
+        per_slice=per_slice,
     )

@@ -173,3 +173,19 @@ def smooth_noise(
         origin=(float(start[0]), float(start[1]), float(start[2])),
     )
     return CoarseField(values=field.astype(np.float32), grid=grid)
+
+
+def nearest_mask(*, mask: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
+    """Nearest-neighbour resampling of a bool mask between axis-aligned grids (False outside)."""
+    src = axis_coords(source)
+    dst = axis_coords(target)
+    picks = []
+    valid = []
+    for axis in range(3):
+        pos = np.rint((dst[axis] - src[axis][0]) / source.spacing[axis]).astype(int)
+        ok = (pos >= 0) & (pos < source.shape[axis])
+        picks.append(np.clip(pos, 0, source.shape[axis] - 1))
+        valid.append(ok)
+    out = mask[np.ix_(*picks)]
+    out &= valid[0][:, None, None] & valid[1][None, :, None] & valid[2][None, None, :]
+    return out

@@ -32,13 +32,12 @@ from cases.phantoms.anatomy import (
 )
 from cases.phantoms.ct import CT_RESCALE_INTERCEPT, store_ct, synthesise_ct
 from cases.phantoms.dicom_writer import StudyInfo, seeded_uid, write_ct_series, write_pet_series
-from cases.phantoms.fields import axis_coords, smooth_noise
+from cases.phantoms.fields import nearest_mask, smooth_noise
 from cases.phantoms.grids import choose_grids
 from cases.phantoms.pet import PetCalibration, simulate_pet, store_pet, stored_to_suv, suv_map
 from cases.phantoms.placement import GapProbe, Placement, paste, place_primary, place_satellite
+from cases.phantoms.report import GENERATOR_VERSION, build_truth
 from cases.phantoms.truth import (
-    FACE_NAMES,
-    MARGIN_DEFINITION,
     index_to_xyz,
     measure_margins,
     surface_model,
@@ -46,14 +45,21 @@ from cases.phantoms.truth import (
     write_mask_nifti,
 )
 
-TRUTH_SCHEMA = "petctweb-phantom-truth/1"
 MANIFEST_SCHEMA = "petctweb-phantom-manifest/1"
-GENERATOR_VERSION = "1"
 
 # Category schedule of a batch: 3 transected, 2 close, 5 clear per 10 cases, so any run
 # of 3 or more consecutive cases contains both margin-positive and -negative cases at 1 mm.
 _SCHEDULE: tuple[str, ...] = (
-    "transected", "clear", "close", "clear", "transected", "clear", "close", "clear", "transected", "clear",
+    "transected",
+    "clear",
+    "close",
+    "clear",
+    "transected",
+    "clear",
+    "close",
+    "clear",
+    "transected",
+    "clear",
 )
 
 _INSTITUTIONS = (
@@ -143,7 +149,9 @@ def _rngs(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(names, children, strict=True)}
 
 
-def _study(*, rng: np.random.Generator, seed: int, case_number: int, weight_kg: float) -> tuple[StudyInfo, datetime]:
+def _study(
+    *, rng: np.random.Generator, seed: int, case_number: int, weight_kg: float
+) -> tuple[StudyInfo, datetime]:
     day = datetime(2022, 1, 3) + timedelta(days=int(rng.integers(0, 900)))
     injection = day + timedelta(hours=7, seconds=int(rng.integers(0, 3 * 3600)))
     birth = datetime(1945, 1, 1) + timedelta(days=int(rng.integers(0, 45 * 365)))
@@ -195,7 +203,9 @@ def _place_tumours(
             diameter = max(2.5, diameter * 0.8)
         if attempt == 9:
             spiculated = False
-        shape = build_tumour(rng=tumour_rng, spacing=grid.spacing, diameter_mm=diameter, spiculated=spiculated)
+        shape = build_tumour(
+            rng=tumour_rng, spacing=grid.spacing, diameter_mm=diameter, spiculated=spiculated
+        )
         direction = np.array([0.0, 1.0, 0.0])
         while direction[1] > 0.3:  # mostly sideways (the specimen is flat), not into the plate
             direction = rng.standard_normal(3) * np.array([1.0, 0.5, 1.0])
@@ -255,7 +265,8 @@ def generate_case(
     case_id = case_id or f"seed_{seed}"
     case_number = _case_number(case_id, seed)
     rngs = _rngs(seed)
-    category = margin_category or _draw_category(rngs["meta"])
+    drawn = _draw_category(rngs["meta"])  # always drawn, so forcing a category changes nothing else
+    category = margin_category or drawn
     if category not in C.MARGIN_CATEGORIES:
         raise ValueError(f"margin_category must be one of {C.MARGIN_CATEGORIES}")
 
@@ -342,7 +353,9 @@ def generate_case(
         C.LABEL_CLIP: C.HU_CLIP,
     }
     ct_noise = float(ct_rng.uniform(*C.CT_NOISE_SD_HU))
-    ct_stored = store_ct(synthesise_ct(labels=labels, hu=hu, noise_sd_hu=ct_noise, tumour_texture=None, rng=ct_rng))
+    ct_stored = store_ct(
+        synthesise_ct(labels=labels, hu=hu, noise_sd_hu=ct_noise, tumour_texture=None, rng=ct_rng)
+    )
 
     # --- PET
     pet_rng = rngs["pet"]
@@ -375,8 +388,13 @@ def generate_case(
     study = replace(study, study_time=ct_time - timedelta(seconds=60))
     fwhm = float(pet_rng.uniform(*C.PET_FWHM_MM))
     noise_rel = float(pet_rng.uniform(*C.PET_NOISE_REL_AT_SUV1))
-    _, noisy_suv = simulate_pet(
-        suv_ct=suv_true, ct_grid=ct_grid, pet_grid=pet_grid, fwhm_mm=fwhm, noise_rel_at_suv1=noise_rel, rng=pet_rng
+    blurred_suv, noisy_suv = simulate_pet(
+        suv_ct=suv_true,
+        ct_grid=ct_grid,
+        pet_grid=pet_grid,
+        fwhm_mm=fwhm,
+        noise_rel_at_suv1=noise_rel,
+        rng=pet_rng,
     )
     pet_stored, slopes = store_pet(noisy_suv / np.float32(calibration.suv_per_bqml))
 
@@ -384,7 +402,7 @@ def generate_case(
     margins = measure_margins(specimen=specimen, tumour=tumour, grid=ct_grid, surface=surface)
     pet_suv = stored_to_suv(stored=pet_stored, slopes=slopes, calibration=calibration)
     tumour_pet = nearest_mask(mask=tumour, source=ct_grid, target=pet_grid)
-    truth = _truth_dict(
+    truth = build_truth(
         case_id=case_id,
         seed=seed,
         size=size,
@@ -400,6 +418,7 @@ def generate_case(
         margins=margins,
         suv_true=suv_true,
         pet_suv=pet_suv,
+        blurred_suv=blurred_suv,
         tumour_pet=tumour_pet,
         calibration=calibration,
         hu=hu,
@@ -452,144 +471,12 @@ def _keep_main_components(
             uptake[crop][drop] = 0.0
 
 
-def nearest_mask(*, mask: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
-    """Nearest-neighbour resampling of a bool mask between axis-aligned grids (False outside)."""
-    src = axis_coords(source)
-    dst = axis_coords(target)
-    picks = []
-    valid = []
-    for axis in range(3):
-        pos = np.rint((dst[axis] - src[axis][0]) / source.spacing[axis]).astype(int)
-        ok = (pos >= 0) & (pos < source.shape[axis])
-        picks.append(np.clip(pos, 0, source.shape[axis] - 1))
-        valid.append(ok)
-    out = mask[np.ix_(*picks)]
-    out &= valid[0][:, None, None] & valid[1][None, :, None] & valid[2][None, None, :]
-    return out
-
-
-def _r(value: float, digits: int = 4) -> float:
-    return float(round(float(value), digits))
-
-
-def _truth_dict(
-    *, case_id, seed, size, category, shape, ct_grid, pet_grid, specimen, tumour, ids, placements, surface,
-    margins, suv_true, pet_suv, tumour_pet, calibration, hu, ct_noise, fwhm, noise_rel, suv_levels,
-    fibro_density, clips, study,
-) -> dict:
-    voxel_ml = float(np.prod(ct_grid.spacing)) / 1000.0
-    spec_idx = np.argwhere(specimen[::2, ::2, ::2]) * 2
-    spec_xyz = index_to_xyz(ct_grid, spec_idx)
-    spec_lo = spec_xyz.min(axis=0)
-    spec_hi = spec_xyz.max(axis=0)
-    extent = spec_hi - spec_lo
-    true_vals = suv_true[tumour]
-    pet_vals = pet_suv[tumour_pet] if tumour_pet.any() else np.zeros(1, np.float32)
-    items = []
-    for number, placement in enumerate(placements, start=1):
-        one = ids == number
-        if not one.any():
-            continue
-        m = margins if len(placements) == 1 else measure_margins(
-            specimen=specimen, tumour=one, grid=ct_grid, surface=surface, check_edt=False
-        )
-        one_xyz = index_to_xyz(ct_grid, np.argwhere(one))
-        items.append(
-            {
-                "id": number,
-                "role": "primary" if number == 1 else "satellite",
-                "volume_ml": _r(one.sum() * voxel_ml, 5),
-                "nominal_diameter_mm": _r(placement.shape.diameter_mm, 2),
-                "centroid_mm": [_r(v, 3) for v in one_xyz.mean(axis=0)],
-                "lobes": placement.shape.n_lobes,
-                "spicules": placement.shape.n_spicules,
-                "necrotic_core": placement.shape.necrotic,
-                "closest_margin_mm": m.closest_mm,
-                "closest_face": m.closest_face,
-                "transected": m.touches_surface,
-                "suv_true_max": _r(suv_true[one].max(), 3),
-                "suv_true_mean": _r(suv_true[one].mean(), 3),
-            }
-        )
-    n_tumours = len(items)
-    cat = margins.category()
-    desc = (
-        f"{size} phantom: {extent[0]:.0f}x{extent[1]:.0f}x{extent[2]:.0f} mm specimen, "
-        f"{n_tumours} tumour{'s' if n_tumours > 1 else ''} "
-        f"({'spiculated' if placements[0].shape.n_spicules else 'lobulated'}, "
-        f"{placements[0].shape.diameter_mm:.1f} mm, SUVmax {true_vals.max():.1f}), "
-        f"closest margin {margins.closest_mm:.2f} mm at {margins.closest_face} "
-        f"({cat}; target {category}), {len(clips)} clip limb{'s' if len(clips) != 1 else ''}"
-    )
-    return {
-        "schema": TRUTH_SCHEMA,
-        "generator_version": GENERATOR_VERSION,
-        "case_id": case_id,
-        "seed": seed,
-        "size": size,
-        "description": desc,
-        "ct_grid": ct_grid.to_dict(),
-        "pet_grid": pet_grid.to_dict(),
-        "closest_margin_mm": margins.closest_mm,
-        "closest_margin_centre_mm": margins.closest_centre_mm,
-        "closest_face": margins.closest_face,
-        "face_margins_mm": margins.faces_mm,
-        "margin_status": {"0mm": margins.status(0.0), "1mm": margins.status(1.0)},
-        "margin_category": cat,
-        "target_margin_category": category,
-        "margin_definition": MARGIN_DEFINITION,
-        "n_tumours": n_tumours,
-        "tumour_volume_ml": _r(tumour.sum() * voxel_ml, 5),
-        "tumour_suv": {
-            "true_max": _r(true_vals.max(), 4),
-            "true_mean": _r(true_vals.mean(), 4),
-            "pet_max": _r(pet_vals.max(), 4),
-            "pet_mean": _r(pet_vals.mean(), 4),
-            "pet_mask_voxels": int(tumour_pet.sum()),
-            "note": "true = CT-grid SUV before blur/noise; pet = written PET (blur, noise, "
-            "quantisation) inside the tumour mask resampled to the PET grid (nearest)",
-        },
-        "suv_per_bqml": calibration.suv_per_bqml,
-        "has_clips": bool(clips),
-        "tumours": items,
-        "specimen": {
-            "volume_ml": _r(specimen.sum() * voxel_ml, 4),
-            "extent_mm": [_r(v, 2) for v in extent],
-            "bbox_lo_mm": [_r(v, 3) for v in spec_lo],
-            "bbox_hi_mm": [_r(v, 3) for v in spec_hi],
-            "surface_voxels_per_face": {
-                name: int((surface.faces == f).sum()) for f, name in enumerate(FACE_NAMES)
-            },
-            "fibroglandular_fraction": _r(fibro_density, 4),
-        },
-        "plate": {
-            "top_y_mm": _r(shape.plate_top_y, 3),
-            "thickness_mm": _r(shape.plate_thickness_mm, 3),
-            "hu": _r(hu[C.LABEL_PLATE], 1),
-            "note": "holder plate occupies top_y <= y < top_y + thickness (patient LPS, +y posterior = down)",
-        },
-        "clips": [c.to_dict() for c in clips],
-        "ct": {
-            "hu": {C.LABEL_NAMES[k]: _r(v, 1) for k, v in hu.items()},
-            "noise_sd_hu": _r(ct_noise, 2),
-            "rescale_slope": 1.0,
-            "rescale_intercept": CT_RESCALE_INTERCEPT,
-        },
-        "pet": {
-            "fwhm_mm": _r(fwhm, 3),
-            "noise_rel_sd_at_suv1": _r(noise_rel, 4),
-            "suv_levels": {k: _r(v, 4) for k, v in suv_levels.items()},
-            "frame_duration_s": C.PET_FRAME_S,
-        },
-        "pet_calibration": calibration.to_dict(),
-        "labels": {str(k): v for k, v in C.LABEL_NAMES.items()},
-        "dicom": study.to_dict(),
-    }
-
-
 def write_case(*, case: PhantomCase, out_dir: Path) -> Path:
     """Write ``case`` into ``out_dir/<case_id>/`` and return that folder."""
     case_dir = Path(out_dir) / case.case_id
+    for folder, prefix in (("ct", "CT"), ("pet", "PT")):  # stale slices of an earlier run
+        for stale in (case_dir / folder).glob(f"{prefix}*.dcm"):
+            stale.unlink()
     ct_paths = write_ct_series(
         study=case.study,
         stored=case.ct_stored,

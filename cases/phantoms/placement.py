@@ -54,7 +54,9 @@ class GapProbe:
         self.coarse_edt = ndi.distance_transform_edt(coarse, sampling=tuple(spacing))
         self.tolerance = 2.0 * float(np.linalg.norm(spacing))
 
-    def gap(self, *, offsets: np.ndarray, centre_index: np.ndarray, all_offsets: np.ndarray | None = None) -> float:
+    def gap(
+        self, *, offsets: np.ndarray, centre_index: np.ndarray, all_offsets: np.ndarray | None = None
+    ) -> float:
         """Gap of a tumour (boundary voxel ``offsets``) centred at ``centre_index``.
 
         When the tumour sticks out of the specimen the result is 0, or, given all its voxel
@@ -203,7 +205,11 @@ def place_satellite(
 
 
 def paste(
-    *, placement: Placement, mask: np.ndarray, uptake: np.ndarray | None = None, label: int | None = None,
+    *,
+    placement: Placement,
+    mask: np.ndarray,
+    uptake: np.ndarray | None = None,
+    label: int | None = None,
     ids: np.ndarray | None = None,
 ) -> None:
     """Write the placed tumour into ``mask`` (bool), ``uptake`` (max) and ``ids`` (label)."""

@@ -76,7 +76,9 @@ def boundary_voxels(mask: np.ndarray) -> np.ndarray:
     return np.argwhere(mask & ~eroded)
 
 
-def outward_normals(*, specimen: np.ndarray, grid: Grid, kji: np.ndarray, sigma_mm: float = 1.0) -> np.ndarray:
+def outward_normals(
+    *, specimen: np.ndarray, grid: Grid, kji: np.ndarray, sigma_mm: float = 1.0
+) -> np.ndarray:
     """Unit outward normals (N, 3, xyz) of the specimen at voxel indices ``kji``.
 
     The mask is block-averaged to about 0.5 mm, smoothed with ``sigma_mm`` and differentiated.

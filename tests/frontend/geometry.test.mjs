@@ -124,3 +124,29 @@ test("zooming about a point keeps that image point under the cursor", () => {
   assert.ok(Math.abs(after.u - before.u) < 1e-9 && Math.abs(after.v - before.v) < 1e-9);
   assert.equal(zoomAbout(ax, 400, 300, state, 1000, 0, 0).zoom, 40);
 });
+
+import { volumeBounds, unionBounds, indexBounds, planeRect } from "../../frontend/static/viewer/geometry.mjs";
+
+test("volume and index bounds, union, and their rectangle in each plane", () => {
+  const shape = [4, 5, 6];
+  const data = new Uint8Array(120);
+  assert.equal(volumeBounds(data, shape), null);
+  data[flatIndex(shape, 1, 2, 3)] = 1;
+  data[flatIndex(shape, 2, 4, 1)] = 1;
+  const b = volumeBounds(data, shape);
+  assert.deepEqual(b, [1, 2, 2, 4, 1, 3]);
+  assert.deepEqual(indexBounds([flatIndex(shape, 1, 2, 3), flatIndex(shape, 2, 4, 1)], shape), b);
+  assert.equal(indexBounds([], shape), null);
+  assert.deepEqual(unionBounds(b, [0, 0, 0, 0, 5, 5]), [0, 2, 0, 4, 1, 5]);
+  assert.deepEqual(unionBounds(null, b), b);
+  assert.deepEqual(volumeBounds(Float32Array.from(data, (v) => v * 0.5), shape, (v) => v > 0.4), b);
+  const ax = planeSpec("axial", shape, [1, 1, 1]);
+  assert.deepEqual(planeRect(ax, 1, b), { r0: 2, r1: 4, c0: 1, c1: 3 });
+  assert.equal(planeRect(ax, 3, b), null);
+  const co = planeSpec("coronal", shape, [1, 1, 1]);
+  assert.deepEqual(planeRect(co, 3, b), { r0: 1, r1: 2, c0: 1, c1: 3 }, "rows flipped: k 1..2 -> rows 2..1");
+  assert.equal(planeRect(co, 1, b), null);
+  const sa = planeSpec("sagittal", shape, [1, 1, 1]);
+  assert.deepEqual(planeRect(sa, 2, b), { r0: 1, r1: 2, c0: 2, c1: 4 });
+  assert.deepEqual(planeRect(sa, 0, undefined), { r0: 0, r1: 3, c0: 0, c1: 4 });
+});

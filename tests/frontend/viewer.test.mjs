@@ -155,15 +155,40 @@ test("flush renders images, records the first image time, and layers follow over
   v.flush();
   assert.ok(v.timings.firstImageMs >= 0);
   assert.equal(await v.firstImage, v.timings.firstImageMs);
-  const L = v.layers();
-  assert.equal(L.overlays.length, 1, "only my mask (empty) without other volumes");
-  v.setVolume("specimen", new Uint8Array(N));
+  assert.equal(v.layers().overlays.length, 0, "no overlays: my mask is empty, nothing else loaded");
+  v.setVolume("specimen", new Uint8Array(N).fill(1, 0, 4000));
+  v.mask[3] = 1;
+  v.loadMask(v.mask.slice());
   v.setOverlay("mine", { style: "contour" });
   const L2 = v.layers();
   assert.equal(L2.overlays.length, 2);
+  assert.deepEqual(L2.overlays[0].bounds, [0, 1, 0, 39, 0, 49]);
   assert.equal(L2.overlays[1].fill, false);
+  assert.equal(L2.overlays[1].contour, true);
   assert.ok(v.benchmarkRender(2) >= 0);
   // A rendered axial image: pixel colours are grey for CT 40 HU at the specimen window.
   const out = v.renderers.axial.out32;
   assert.equal(out.length, 50 * 40);
+});
+
+test("overlay passes are limited to the bounding box of each mask, kept up to date by edits", () => {
+  const v = make();
+  const model = new Uint8Array(N);
+  model[flatIndex(grid.shape, 5, 10, 10)] = 1;
+  v.setVolume("model", model);
+  assert.deepEqual(v.bounds.model, [5, 5, 10, 10, 10, 10]);
+  assert.equal(v.bounds.mine, null);
+  assert.equal(v.layers().overlays.length, 1, "empty own mask is skipped");
+  v.beginStroke("axial", 30.5, 30.5, "brush");
+  assert.equal(v.bounds.mine, undefined, "whole plane while painting");
+  v.endStroke();
+  const b = v.bounds.mine;
+  assert.ok(b[0] === 5 && b[1] === 5 && b[2] <= 30 && b[3] >= 30);
+  v.startFromModel();
+  assert.ok(v.bounds.mine[2] <= 10 && v.bounds.mine[3] >= 30, "union of the stroke and the model");
+  v.undo();
+  v.undo();
+  assert.ok(v.bounds.mine, "undo keeps a conservative box");
+  v.loadMask(new Uint8Array(N));
+  assert.equal(v.bounds.mine, null);
 });

@@ -31,6 +31,22 @@ def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("phantoms")
     calls = []
     summaries = generate_phantoms(
-        out_dir=out, n=2, seed=2024, size="small", progress=lambda done, n, s: calls.append((done, n, s.case_id))
+        out_dir=out,
+        n=2,
+        seed=2024,
+        size="small",
+        progress=lambda done, n, s: calls.append((done, n, s.case_id)),
     )
     return out, summaries, calls
+
+
+@pytest.fixture(scope="session")
+def regenerated(batch_cases):
+    """``batch_cases[0]`` generated a second time from its seed."""
+    first = batch_cases[0]
+    return generate_case(
+        seed=first.seed,
+        size="small",
+        case_id=first.case_id,
+        margin_category=first.truth["target_margin_category"],
+    )

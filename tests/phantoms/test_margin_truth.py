@@ -17,7 +17,9 @@ MAX_STEP = 0.5
 
 
 def _case(centre):
-    return box_specimen_with_sphere(grid=GRID, box_lo_mm=BOX_LO, box_hi_mm=BOX_HI, centre_mm=centre, radius_mm=RADIUS)
+    return box_specimen_with_sphere(
+        grid=GRID, box_lo_mm=BOX_LO, box_hi_mm=BOX_HI, centre_mm=centre, radius_mm=RADIUS
+    )
 
 
 @pytest.mark.parametrize("depth", [1.7, 3.2])
@@ -82,5 +84,7 @@ def test_box_gap_and_faces():
     assert box_gap(np.array([[0.25, 0.0, 0.0]]), spacing)[0] == 0.0  # face neighbours
     assert box_gap(np.array([[0.25, 0.25, 0.5]]), spacing)[0] == 0.0  # corner neighbours
     assert box_gap(np.array([[0.75, 0.0, 0.0]]), spacing)[0] == pytest.approx(0.5)
-    normals = np.array([[0.9, 0.1, 0.0], [-0.9, 0.1, 0.0], [0, 0.8, 0.6], [0, -1, 0], [0.1, 0, 1], [0, 0.2, -0.7]])
+    normals = np.array(
+        [[0.9, 0.1, 0.0], [-0.9, 0.1, 0.0], [0, 0.8, 0.6], [0, -1, 0], [0.1, 0, 1], [0, 0.2, -0.7]]
+    )
     assert [FACE_NAMES[i] for i in face_labels(normals)] == list(FACE_NAMES)

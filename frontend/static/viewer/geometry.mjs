@@ -138,6 +138,77 @@ export function planeSpec(view, shape, spacing) {
   return spec;
 }
 
+/**
+ * Bounding box [k0, k1, j0, j1, i0, i1] (inclusive) of the voxels for which `test(value)`
+ * holds, or null when there are none.
+ */
+export function volumeBounds(data, shape, test = (v) => v !== 0) {
+  const [nz, ny, nx] = shape;
+  let k0 = nz, k1 = -1, j0 = ny, j1 = -1, i0 = nx, i1 = -1;
+  let idx = 0;
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      let first = -1;
+      let last = -1;
+      for (let i = 0; i < nx; i++, idx++) {
+        if (test(data[idx])) {
+          if (first < 0) first = i;
+          last = i;
+        }
+      }
+      if (first >= 0) {
+        if (k < k0) k0 = k;
+        k1 = k;
+        if (j < j0) j0 = j;
+        if (j > j1) j1 = j;
+        if (first < i0) i0 = first;
+        if (last > i1) i1 = last;
+      }
+    }
+  }
+  return k1 < 0 ? null : [k0, k1, j0, j1, i0, i1];
+}
+
+/** Smallest box containing both boxes (either may be null). */
+export function unionBounds(a, b) {
+  if (!a) return b ? [...b] : null;
+  if (!b) return [...a];
+  return [Math.min(a[0], b[0]), Math.max(a[1], b[1]), Math.min(a[2], b[2]), Math.max(a[3], b[3]), Math.min(a[4], b[4]), Math.max(a[5], b[5])];
+}
+
+/** Bounding box of a list of flat indices. */
+export function indexBounds(indices, shape, length = indices.length) {
+  if (!length) return null;
+  const plane = shape[1] * shape[2];
+  let k0 = Infinity, k1 = -1, j0 = Infinity, j1 = -1, i0 = Infinity, i1 = -1;
+  for (let n = 0; n < length; n++) {
+    const idx = indices[n];
+    const k = Math.floor(idx / plane);
+    const rest = idx - k * plane;
+    const j = Math.floor(rest / shape[2]);
+    const i = rest - j * shape[2];
+    if (k < k0) k0 = k;
+    if (k > k1) k1 = k;
+    if (j < j0) j0 = j;
+    if (j > j1) j1 = j;
+    if (i < i0) i0 = i;
+    if (i > i1) i1 = i;
+  }
+  return [k0, k1, j0, j1, i0, i1];
+}
+
+/**
+ * The part of plane `slice` covered by a voxel box: {r0, r1, c0, c1} (inclusive), or
+ * null when the box misses the slice. A null box means the whole plane.
+ */
+export function planeRect(spec, slice, bounds) {
+  if (!bounds) return { r0: 0, r1: spec.height - 1, c0: 0, c1: spec.width - 1 };
+  const a = spec.fromKji(bounds[0], bounds[2], bounds[4]);
+  const b = spec.fromKji(bounds[1], bounds[3], bounds[5]);
+  if (slice < Math.min(a.slice, b.slice) || slice > Math.max(a.slice, b.slice)) return null;
+  return { r0: Math.min(a.row, b.row), r1: Math.max(a.row, b.row), c0: Math.min(a.col, b.col), c1: Math.max(a.col, b.col) };
+}
+
 /** Flat voxel indices of every pixel of a plane, row by row. */
 export function planeIndices(spec, slice) {
   const out = new Uint32Array(spec.width * spec.height);

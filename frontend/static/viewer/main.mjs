@@ -35,6 +35,7 @@ const ready = new Promise((res, rej) => {
 ready.catch(() => {});
 
 const hook = {
+  /** Resolves to a copy of `timings` once everything is loaded and drawn. */
   ready,
   timings,
   viewer: null,
@@ -255,7 +256,15 @@ async function main() {
   viewer.addEventListener("hover", (e) => (readout.textContent = formatReadout(e.detail)));
   viewer.addEventListener("notice", (e) => setStatus(e.detail.text, "warning"));
   viewer.addEventListener("ruler", (e) => setStatus(`Ruler: ${formatMm(e.detail.mm)}`));
-  session.addEventListener("state", () => tools.update());
+  let shownError = null;
+  session.addEventListener("state", () => {
+    tools.update();
+    const err = session.draftError;
+    if (err && err !== shownError) {
+      shownError = err;
+      setStatus(`Autosave of the draft failed: ${err.detail || err.message}`, "warning");
+    }
+  });
   updateAll();
   viewer.firstImage.then((ms) => (timings.firstImageMs = ms));
 
@@ -345,7 +354,7 @@ async function main() {
 
   if (viewer.volumes.ct) await viewer.firstImage;
   timings.readyMs = performance.now() - MODULE_START;
-  return hook;
+  return { ...timings };
 }
 
 main().then(resolveReady, (err) => {

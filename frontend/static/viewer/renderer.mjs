@@ -10,6 +10,7 @@
 
 import { getColormap, packColor, packLut } from "./colormaps.mjs";
 import { buildGreyLut, LUT_OFFSET } from "./windowing.mjs";
+import { planeRect } from "./geometry.mjs";
 
 const OPAQUE = 0xff000000 >>> 0;
 
@@ -78,9 +79,11 @@ export function buildCtTables(window, level, out = {}) {
  *   ct: Int16Array | null, greyLut: Uint8Array(65536),
  *   pet: Float32Array | null, petMin, petScale (see petScaling), petPacked, blend (buildPetTables),
  *   overlays: [
- *     {kind: "mask", data: Uint8Array, color: packed, fill: bool, contour: bool, fillAlpha: 0..256},
- *     {kind: "heat", data: Float32Array, min, scale, colors: Uint32Array(256), alpha: Uint16Array(256)},
+ *     {kind: "mask", data: Uint8Array, color: packed, fill: bool, contour: bool, fillAlpha: 0..256, bounds},
+ *     {kind: "heat", data: Float32Array, min, scale, colors: Uint32Array(256), alpha: Uint16Array(256), bounds},
  *   ]
+ * `bounds` ([k0, k1, j0, j1, i0, i1], optional) limits an overlay pass to the part of the
+ * plane where the overlay can be nonzero.
  * }
  */
 export function renderPlane(out32, spec, slice, layers) {
@@ -117,21 +120,23 @@ export function renderPlane(out32, spec, slice, layers) {
   }
   for (const overlay of layers.overlays || []) {
     if (!overlay || !overlay.data) continue;
-    if (overlay.kind === "heat") renderHeat(out32, spec, base, overlay);
-    else renderMask(out32, spec, base, overlay);
+    const rect = planeRect(spec, slice, overlay.bounds);
+    if (!rect) continue;
+    if (overlay.kind === "heat") renderHeat(out32, spec, base, overlay, rect);
+    else renderMask(out32, spec, base, overlay, rect);
   }
   return out32;
 }
 
-function renderMask(out32, spec, base, { data, color, fill = true, contour = false, fillAlpha = 90 }) {
+function renderMask(out32, spec, base, { data, color, fill = true, contour = false, fillAlpha = 90 }, { r0, r1, c0, c1 }) {
   const { width: w, height: h, rowStride, colStride } = spec;
   const wLast = w - 1;
   const hLast = h - 1;
   const opaque = (color | OPAQUE) >>> 0;
-  for (let r = 0; r < h; r++) {
-    let idx = base + r * rowStride;
-    let n = r * w;
-    for (let c = 0; c < w; c++, idx += colStride, n++) {
+  for (let r = r0; r <= r1; r++) {
+    let idx = base + r * rowStride + c0 * colStride;
+    let n = r * w + c0;
+    for (let c = c0; c <= c1; c++, idx += colStride, n++) {
       if (!data[idx]) continue;
       if (
         contour &&
@@ -146,12 +151,12 @@ function renderMask(out32, spec, base, { data, color, fill = true, contour = fal
   }
 }
 
-function renderHeat(out32, spec, base, { data, min = 0, scale, colors, alpha }) {
-  const { width: w, height: h, rowStride, colStride } = spec;
-  let n = 0;
-  for (let r = 0; r < h; r++) {
-    let idx = base + r * rowStride;
-    for (let c = 0; c < w; c++, idx += colStride, n++) {
+function renderHeat(out32, spec, base, { data, min = 0, scale, colors, alpha }, { r0, r1, c0, c1 }) {
+  const { width: w, rowStride, colStride } = spec;
+  for (let r = r0; r <= r1; r++) {
+    let idx = base + r * rowStride + c0 * colStride;
+    let n = r * w + c0;
+    for (let c = c0; c <= c1; c++, idx += colStride, n++) {
       const v = (data[idx] - min) * scale;
       if (!(v >= 13)) continue;
       const p = v >= 255 ? 255 : v | 0;

@@ -27,6 +27,7 @@ export class MaskSession extends EventTarget {
     this.lastSavedAt = null;
     this.lastDraftAt = null;
     this.error = null;
+    this.draftError = null;
     this.timer = null;
   }
 
@@ -120,9 +121,11 @@ export class MaskSession extends EventTarget {
         await this.api.putDraft(payload, { keepalive: keepalive && small });
         this.draftRevision = revision;
         this.lastDraftAt = new Date();
+        this.draftError = null;
         return true;
       } catch (err) {
         this.error = err;
+        this.draftError = err;
         return false;
       } finally {
         this.drafting = null;

@@ -5,7 +5,7 @@
  * controls: the UI listens to its events ("change", "hover", "mask") and calls its methods.
  */
 
-import { VIEWS, planeSpec, viewTransform, screenToImage, zoomAbout, orientationLabels, clampVoxel, voxelToMm, flatIndex, inBounds } from "./geometry.mjs";
+import { VIEWS, planeSpec, viewTransform, screenToImage, zoomAbout, orientationLabels, clampVoxel, voxelToMm, flatIndex, inBounds, volumeBounds, indexBounds, unionBounds } from "./geometry.mjs";
 import { buildGreyLut, clampWindowLevel, presetById, DEFAULT_PRESET, robustRange } from "./windowing.mjs";
 import { PlaneRenderer, buildPetTables, petScaling, heatAlphaTable } from "./renderer.mjs";
 import { getColormap, packLut, packColor, parseHexColor } from "./colormaps.mjs";
@@ -47,6 +47,7 @@ export class Viewer extends EventTarget {
     this.renderers = Object.fromEntries(VIEWS.map((v) => [v, new PlaneRenderer(createCanvas)]));
     this.volumes = { ct: null, pet: null, specimen: null, model: null, uncertainty: null, gt: null };
     this.mask = new Uint8Array(this.voxels);
+    this.bounds = { mine: null }; // voxel boxes that limit overlay passes (see renderer)
     this.history = new History();
     this.revision = 0;
     this.cursor = grid.shape.map((n) => Math.floor(n / 2));
@@ -99,7 +100,12 @@ export class Viewer extends EventTarget {
     if (data && data.length !== this.voxels) throw new Error(`${name}: ${data.length} voxels, grid has ${this.voxels}`);
     this.volumes[name] = data;
     if (name === "pet" && data) this.#autoPetWindow();
-    if (name === "uncertainty" && data) this.#tables.heatMax = Math.max(1e-6, robustRange(data, { lowPercentile: 0, highPercentile: 99.9 })[1]);
+    if (name === "uncertainty" && data) {
+      const heatMax = Math.max(1e-6, robustRange(data, { lowPercentile: 0, highPercentile: 99.9 })[1]);
+      this.#tables.heatMax = heatMax;
+      this.bounds.uncertainty = volumeBounds(data, this.shape, (v) => v >= (heatMax * 13) / 255);
+    }
+    if (["specimen", "model", "gt"].includes(name)) this.bounds[name] = data ? volumeBounds(data, this.shape) : null;
     const key = { specimen: "specimen", model: "model", gt: "gt", uncertainty: "uncertainty" }[name];
     if (key) this.overlays[key].available = !!data;
     this.requestRender();
@@ -114,6 +120,7 @@ export class Viewer extends EventTarget {
     if (data.length !== this.voxels) throw new Error(`mask has ${data.length} voxels, grid has ${this.voxels}`);
     this.mask.set(data);
     this.history.clear();
+    this.bounds.mine = volumeBounds(this.mask, this.shape);
     this.#maskChanged(null, "load");
   }
 
@@ -354,6 +361,7 @@ export class Viewer extends EventTarget {
   }
 
   #maskChanged(diff, label) {
+    if (diff) this.bounds.mine = unionBounds(this.bounds.mine, indexBounds(diff.indices, this.shape, diff.length));
     this.revision++;
     this.requestRender();
     this.#emit("mask", { label, diff });
@@ -391,6 +399,9 @@ export class Viewer extends EventTarget {
   continueStroke(u, v) {
     const s = this.stroke;
     if (!s) return;
+    // While painting, draw my mask over the whole plane; the box is updated when the stroke ends.
+    if (!("prevBounds" in s)) s.prevBounds = this.bounds.mine;
+    this.bounds.mine = undefined;
     paintStroke(this.mask, this.specs[s.view], s.slice, s.last, { u, v }, this.brushRadiusMm, s.offsets, s.value, { gate: s.gate, recorder: s.recorder });
     s.last = { u, v };
     this.requestRender([s.view], true);
@@ -400,6 +411,7 @@ export class Viewer extends EventTarget {
     const s = this.stroke;
     if (!s) return 0;
     this.stroke = null;
+    if ("prevBounds" in s) this.bounds.mine = s.prevBounds;
     return this.#push(s.recorder, s.tool);
   }
 
@@ -543,12 +555,14 @@ export class Viewer extends EventTarget {
     const mask = (name, data) => {
       const o = this.overlays[name];
       if (!o.visible || !data) return;
-      overlays.push({ kind: "mask", data, color: packColor(...parseHexColor(o.color)), fill: o.style !== "contour", contour: o.style !== "fill", fillAlpha: fill });
+      const bounds = this.bounds[name];
+      if (bounds === null) return; // empty
+      overlays.push({ kind: "mask", data, color: packColor(...parseHexColor(o.color)), fill: o.style !== "contour", contour: o.style !== "fill", fillAlpha: fill, bounds });
     };
     mask("specimen", this.volumes.specimen);
     const u = this.overlays.uncertainty;
     if (u.visible && this.volumes.uncertainty) {
-      overlays.push({ kind: "heat", data: this.volumes.uncertainty, min: 0, scale: 255 / (T.heatMax || 1), colors: packLut(getColormap("inferno")), alpha: heatAlphaTable(u.opacity) });
+      if (this.bounds.uncertainty !== null) overlays.push({ kind: "heat", data: this.volumes.uncertainty, min: 0, scale: 255 / (T.heatMax || 1), colors: packLut(getColormap("inferno")), alpha: heatAlphaTable(u.opacity), bounds: this.bounds.uncertainty });
     }
     mask("model", this.volumes.model);
     mask("gt", this.volumes.gt);
