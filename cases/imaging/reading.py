@@ -15,10 +15,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -106,6 +108,45 @@ def _next_element_offset(dataset: Dataset, *, size: int) -> int | None:
         return None
     offset = raw.value_tell + raw.length
     return offset if offset + 8 <= size else None
+
+
+def _raw_bytes(header: Dataset, keyword: str, vr: str) -> RawDataElement | None:
+    """The element still as read from the file (not yet converted by pydicom), if its VR fits."""
+    element = header.get_item(_tag(keyword))
+    if isinstance(element, RawDataElement) and isinstance(element.value, bytes) and element.VR in (None, vr):
+        return element
+    return None
+
+
+@lru_cache(maxsize=256)
+def _tag(keyword: str) -> int:
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(keyword)
+    return tag
+
+
+def raw_decimals(header: Dataset, keyword: str) -> list[float] | None:
+    """The DS values of ``keyword`` parsed straight from the file bytes, or None (ask pydicom then).
+
+    Only for an element pydicom has not converted yet whose text is plain numbers: geometry and
+    rescale read a few numbers from every slice, and pydicom's DS objects cost more than the read.
+    """
+    raw = _raw_bytes(header, keyword, "DS")
+    if raw is None:
+        return None
+    try:
+        return [float(part) for part in raw.value.split(b"\\")]
+    except ValueError:
+        return None
+
+
+def header_int(header: Dataset, keyword: str) -> int:
+    """A US value as int (raises AttributeError when absent), straight from the bytes when possible."""
+    raw = _raw_bytes(header, keyword, "US")
+    if raw is not None and len(raw.value) == 2:
+        return int.from_bytes(raw.value, "little" if raw.is_little_endian else "big")
+    return int(getattr(header, keyword))
 
 
 def _truncated(name: str, detail: str = "") -> DicomFileError:
@@ -238,6 +279,19 @@ def read_pixels(*, file: DicomFile) -> tuple[Dataset, np.ndarray]:
 
 
 _NATIVE_LITTLE_ENDIAN = frozenset({ExplicitVRLittleEndian, ImplicitVRLittleEndian})
+_PIXEL_MODULE_TAGS = tuple(
+    tag_for_keyword(k)
+    for k in (
+        "Rows",
+        "Columns",
+        "BitsAllocated",
+        "BitsStored",
+        "PixelRepresentation",
+        "SamplesPerPixel",
+        "PhotometricInterpretation",
+    )
+)
+_NUMBER_OF_FRAMES = tag_for_keyword("NumberOfFrames")
 _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 
 
@@ -262,13 +316,15 @@ def _native_pixels(file: DicomFile) -> np.ndarray | None:
     if encoding[1] is not True or encoding[0] is None:
         return None
     implicit = bool(encoding[0])
+    if any(tag not in header for tag in _PIXEL_MODULE_TAGS):
+        return None  # pydicom refuses such a file; let it say why
     try:
-        rows, columns = int(header.Rows), int(header.Columns)
-        bits_allocated = int(header.BitsAllocated)
-        bits_stored = int(header.get("BitsStored", bits_allocated))
-        representation = int(header.get("PixelRepresentation", 0))
-        samples = int(header.get("SamplesPerPixel", 1) or 1)
-        frames = int(header.get("NumberOfFrames", 1) or 1)
+        rows, columns = header_int(header, "Rows"), header_int(header, "Columns")
+        bits_allocated = header_int(header, "BitsAllocated")
+        bits_stored = header_int(header, "BitsStored")
+        representation = header_int(header, "PixelRepresentation")
+        samples = header_int(header, "SamplesPerPixel")
+        frames = int(header.get("NumberOfFrames", 1) or 1) if _NUMBER_OF_FRAMES in header else 1
     except (AttributeError, TypeError, ValueError):
         return None
     if (

@@ -11,20 +11,23 @@ The grid's direction columns are the row cosine (i), the column cosine (j) and t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from .errors import GeometryError, UnsupportedError
-from .reading import DicomFile, read_stored_pixels
+from .reading import DicomFile, header_int, raw_decimals, read_stored_pixels
 from .volume import Grid, Volume
 
 ORIENTATION_TOLERANCE = 1e-4  # direction cosines
 SPACING_RELATIVE_TOLERANCE = 0.01  # 1 % of the slice spacing ...
 SPACING_ABSOLUTE_TOLERANCE = 0.01  # ... or 0.01 mm, whichever is larger
 PIXEL_SPACING_TOLERANCE = 1e-4  # mm
+_MODALITY_LUT_TAG = tag_for_keyword("ModalityLUTSequence")
 
 
 @dataclass
@@ -42,6 +45,9 @@ class LoadedSeries:
 
 
 def _floats(header: Dataset, keyword: str, count: int, *, name: str, label: str) -> np.ndarray:
+    numbers = raw_decimals(header, keyword)
+    if numbers is not None and len(numbers) == count and all(math.isfinite(v) for v in numbers):
+        return np.asarray(numbers, dtype=float)
     value = header.get(keyword)
     try:
         array = np.asarray([float(v) for v in value], dtype=float)
@@ -54,6 +60,13 @@ def _floats(header: Dataset, keyword: str, count: int, *, name: str, label: str)
             file=name,
         )
     return array
+
+
+def _us(header: Dataset, keyword: str) -> int:
+    try:
+        return header_int(header, keyword)
+    except AttributeError:
+        return 0
 
 
 def _unique_instances(files: Sequence[DicomFile], *, label: str, warnings: list[str]) -> list[DicomFile]:
@@ -122,7 +135,7 @@ def series_geometry(*, files: Sequence[DicomFile], label: str = "Series") -> Ser
                 file=dicom.name,
             )
         other_spacing = _floats(header, "PixelSpacing", 2, name=dicom.name, label=label)
-        other_shape = (int(header.get("Rows", 0) or 0), int(header.get("Columns", 0) or 0))
+        other_shape = (_us(header, "Rows"), _us(header, "Columns"))
         if other_shape != shape_2d or np.max(np.abs(other_spacing - pixel_spacing)) > PIXEL_SPACING_TOLERANCE:
             raise GeometryError(
                 f"{label}: slice '{dicom.name}' is {other_shape[0]}x{other_shape[1]} pixels of "
@@ -182,19 +195,27 @@ def series_geometry(*, files: Sequence[DicomFile], label: str = "Series") -> Ser
     return SeriesGeometry(grid=grid, files=ordered, warnings=warnings)
 
 
-def _rescale(dataset: Dataset, pixels: np.ndarray) -> np.ndarray:
-    if "ModalityLUTSequence" in dataset:
+def _decimal(dataset: Dataset, keyword: str, default: float) -> float:
+    numbers = raw_decimals(dataset, keyword)
+    if numbers is not None and len(numbers) == 1:
+        return numbers[0] or default
+    return float(dataset.get(keyword, default) or default)
+
+
+def _rescale_into(dataset: Dataset, pixels: np.ndarray, out: np.ndarray) -> None:
+    """Stored values -> rescaled float32, written into ``out`` (one slice of the volume)."""
+    if _MODALITY_LUT_TAG in dataset:
         from pydicom.pixels import apply_modality_lut
 
-        return np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float32)
-    slope = float(dataset.get("RescaleSlope", 1.0) or 1.0)
-    intercept = float(dataset.get("RescaleIntercept", 0.0) or 0.0)
-    out = pixels.astype(np.float32)
+        out[...] = np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float32)
+        return
+    slope = _decimal(dataset, "RescaleSlope", 1.0)
+    intercept = _decimal(dataset, "RescaleIntercept", 0.0)
+    out[...] = pixels  # the same float32 values as pixels.astype(np.float32)
     if slope != 1.0:
         out *= np.float32(slope)
     if intercept != 0.0:
         out += np.float32(intercept)
-    return out
 
 
 def load_series(*, files: Sequence[DicomFile], label: str = "Series") -> LoadedSeries:
@@ -210,7 +231,7 @@ def load_series(*, files: Sequence[DicomFile], label: str = "Series") -> LoadedS
                 code="inconsistent_geometry",
                 file=dicom.name,
             )
-        array[k] = _rescale(dataset, pixels)
+        _rescale_into(dataset, pixels, array[k])
     return LoadedSeries(
         volume=Volume(array=array, grid=grid),
         headers=[dicom.header for dicom in geometry.files],

@@ -11,11 +11,13 @@ accession number, institution, physicians), so de-identification has something t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
@@ -32,6 +34,8 @@ from cases.phantoms.pet import PET_MAX_STORED, PetCalibration, format_ds
 CT_SOP_CLASS = CTImageStorage  # 1.2.840.10008.5.1.4.1.1.2
 PET_SOP_CLASS = PositronEmissionTomographyImageStorage  # 1.2.840.10008.5.1.4.1.1.128
 IMPLEMENTATION_VERSION = "PETCTWEB_PHANTOM"
+
+PerSlice = Callable[[Dataset, int], list[str]]  # sets per-slice elements, returns their keywords
 
 
 _UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "petctweb:phantom-generator")
@@ -184,7 +188,7 @@ class SliceEncoder:
         }
 
     @staticmethod
-    def _encode(elements) -> bytes:
+    def _encode(elements: list[DataElement]) -> bytes:
         from pydicom.filebase import DicomBytesIO
         from pydicom.filewriter import write_dataset
 
@@ -197,7 +201,7 @@ class SliceEncoder:
         write_dataset(fp, single)
         return fp.getvalue()
 
-    def encode(self, elements) -> bytes:
+    def encode(self, elements: list[DataElement]) -> bytes:
         from pydicom.filebase import DicomBytesIO
         from pydicom.filewriter import write_file_meta_info
 
@@ -221,7 +225,13 @@ _VARYING = ("SOPInstanceUID", "InstanceNumber", "ImagePositionPatient", "SliceLo
 
 
 def slice_elements(
-    *, ds: Dataset, stored: np.ndarray, grid: Grid, k: int, uid_parts: tuple, per_slice=None
+    *,
+    ds: Dataset,
+    stored: np.ndarray,
+    grid: Grid,
+    k: int,
+    uid_parts: tuple,
+    per_slice: PerSlice | None = None,
 ) -> list:
     """Set the per-slice elements of ``ds`` for slice ``k`` and return them (DataElements)."""
     ox, oy, oz = grid.origin
@@ -248,7 +258,7 @@ def _write_slices(
     out_dir: Path,
     prefix: str,
     uid_parts: tuple,
-    per_slice=None,
+    per_slice: PerSlice | None = None,
 ) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -7,9 +7,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from cases.imaging.volume import Grid
 from cases.phantoms import config as C
+from cases.phantoms.anatomy import Clip, SpecimenShape
 from cases.phantoms.ct import CT_RESCALE_INTERCEPT
-from cases.phantoms.truth import FACE_NAMES, MARGIN_DEFINITION, index_to_xyz, measure_margins
+from cases.phantoms.dicom_writer import StudyInfo
+from cases.phantoms.pet import PetCalibration
+from cases.phantoms.placement import Placement
+from cases.phantoms.truth import (
+    FACE_NAMES,
+    MARGIN_DEFINITION,
+    MarginTruth,
+    SurfaceModel,
+    index_to_xyz,
+    measure_margins,
+)
 
 TRUTH_SCHEMA = "petctweb-phantom-truth/1"
 GENERATOR_VERSION = "1"
@@ -21,33 +33,34 @@ def _r(value: float, digits: int = 4) -> float:
 
 def build_truth(
     *,
-    case_id,
-    seed,
-    size,
-    category,
-    shape,
-    ct_grid,
-    pet_grid,
-    specimen,
-    tumour,
-    ids,
-    placements,
-    surface,
-    margins,
-    suv_true,
-    pet_suv,
-    blurred_suv,
-    tumour_pet,
-    calibration,
-    hu,
-    ct_noise,
-    fwhm,
-    noise_rel,
-    suv_levels,
-    fibro_density,
-    clips,
-    study,
+    case_id: str,
+    seed: int,
+    size: str,
+    category: str,
+    shape: SpecimenShape,
+    ct_grid: Grid,
+    pet_grid: Grid,
+    specimen: np.ndarray,
+    tumour: np.ndarray,
+    ids: np.ndarray,
+    placements: list[Placement],
+    surface: SurfaceModel,
+    margins: MarginTruth,
+    suv_true: np.ndarray,
+    pet_suv: np.ndarray,
+    blurred_suv: np.ndarray,
+    tumour_pet: np.ndarray,
+    calibration: PetCalibration,
+    hu: dict[int, float],
+    ct_noise: float,
+    fwhm: float,
+    noise_rel: float,
+    suv_levels: dict[str, float],
+    fibro_density: float,
+    clips: list[Clip],
+    study: StudyInfo,
 ) -> dict:
+    """The truth.json dictionary (without the ``files`` section that :func:`write_case` adds)."""
     voxel_ml = float(np.prod(ct_grid.spacing)) / 1000.0
     spec_idx = np.argwhere(specimen[::2, ::2, ::2]) * 2
     spec_xyz = index_to_xyz(ct_grid, spec_idx)

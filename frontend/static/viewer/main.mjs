@@ -224,6 +224,11 @@ async function main() {
 
   // ---- wiring
   const keys = attachKeyboard(viewer, actions);
+  // Clicking a button keeps the keyboard focus where it was (usually an image), so Space+drag,
+  // arrows and shortcuts keep working; keyboard users can still tab to every button.
+  root.addEventListener("mousedown", (e) => {
+    if (e.button === 0 && e.target.closest?.("button")) e.preventDefault();
+  });
   for (const v of VIEWS) {
     const { canvas, slider, body } = views[v];
     attachPointer(viewer, v, canvas, keys);

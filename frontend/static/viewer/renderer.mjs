@@ -9,7 +9,7 @@
  */
 
 import { getColormap, packColor, packLut } from "./colormaps.mjs";
-import { buildGreyLut, LUT_OFFSET } from "./windowing.mjs";
+import { LUT_OFFSET } from "./windowing.mjs";
 import { planeRect } from "./geometry.mjs";
 
 const OPAQUE = 0xff000000 >>> 0;
@@ -64,11 +64,6 @@ export function heatAlphaTable(opacity) {
   const out = new Uint16Array(256);
   for (let n = 0; n < 256; n++) out[n] = n < 13 ? 0 : Math.round(Math.min(1, opacity) * 256 * Math.min(1, 0.35 + n / 255));
   return out;
-}
-
-/** Grey packed pixels of a window/level (for callers that want both tables at once). */
-export function buildCtTables(window, level, out = {}) {
-  return { greyLut: buildGreyLut(window, level, out.greyLut), window, level };
 }
 
 /**

@@ -5,14 +5,16 @@
  * controls: the UI listens to its events ("change", "hover", "mask") and calls its methods.
  */
 
-import { VIEWS, planeSpec, viewTransform, screenToImage, zoomAbout, orientationLabels, clampVoxel, voxelToMm, flatIndex, inBounds, volumeBounds, indexBounds, unionBounds } from "./geometry.mjs";
+import {
+  VIEWS, planeSpec, viewTransform, screenToImage, zoomAbout, orientationLabels, clampVoxel, voxelToMm, flatIndex, inBounds,
+  volumeBounds, indexBounds, unionBounds,
+} from "./geometry.mjs";
 import { buildGreyLut, clampWindowLevel, presetById, DEFAULT_PRESET, robustRange } from "./windowing.mjs";
-import { PlaneRenderer, buildPetTables, petScaling, heatAlphaTable } from "./renderer.mjs";
-import { getColormap, packLut, packColor, parseHexColor } from "./colormaps.mjs";
+import { PlaneRenderer, buildPetTables, petScaling } from "./renderer.mjs";
 import { discOffsets, paintStroke, petThresholdGate, fillPolygon, fillPlane, assignFrom } from "./brush.mjs";
 import { DiffRecorder, History } from "./history.mjs";
 import { planeDistanceMm } from "./ruler.mjs";
-import * as ann from "./annotations.mjs";
+import { layersOf, composeView } from "./painter.mjs";
 
 export const TOOLS = Object.freeze(["navigate", "wl", "pan", "brush", "eraser", "petbrush", "polygon", "ruler"]);
 export const EDIT_TOOLS = new Set(["brush", "eraser", "petbrush", "polygon"]);
@@ -73,7 +75,7 @@ export class Viewer extends EventTarget {
     this.stroke = null;
     this.moduleStart = moduleStart;
     this.timings = { firstImageMs: null, firstImageAt: null, lastRenderMs: null };
-    this.#tables = {};
+    this.tables = {};
     this.#dirtyImage = new Set(VIEWS);
     this.#dirtyCompose = new Set(VIEWS);
     this.#rebuildGrey();
@@ -81,7 +83,6 @@ export class Viewer extends EventTarget {
     this.#firstImage = new Promise((resolve) => (this.#resolveFirstImage = resolve));
   }
 
-  #tables;
   #dirtyImage;
   #dirtyCompose;
   #frame = 0;
@@ -102,7 +103,7 @@ export class Viewer extends EventTarget {
     if (name === "pet" && data) this.#autoPetWindow();
     if (name === "uncertainty" && data) {
       const heatMax = Math.max(1e-6, robustRange(data, { lowPercentile: 0, highPercentile: 99.9 })[1]);
-      this.#tables.heatMax = heatMax;
+      this.tables.heatMax = heatMax;
       this.bounds.uncertainty = volumeBounds(data, this.shape, (v) => v >= (heatMax * 13) / 255);
     }
     if (["specimen", "model", "gt"].includes(name)) this.bounds[name] = data ? volumeBounds(data, this.shape) : null;
@@ -220,12 +221,12 @@ export class Viewer extends EventTarget {
   }
 
   #rebuildGrey() {
-    this.#tables.greyLut = buildGreyLut(this.wl.window, this.wl.level, this.#tables.greyLut);
+    this.tables.greyLut = buildGreyLut(this.wl.window, this.wl.level, this.tables.greyLut);
   }
 
   #rebuildPetTables() {
-    this.#tables.pet = buildPetTables(this.pet.colormap, this.pet.opacity, this.#tables.pet);
-    Object.assign(this.#tables, petScaling(this.pet.min, this.pet.max, this.suvFactor));
+    this.tables.pet = buildPetTables(this.pet.colormap, this.pet.opacity, this.tables.pet);
+    Object.assign(this.tables, petScaling(this.pet.min, this.pet.max, this.suvFactor));
   }
 
   // ---------------------------------------------------------------- navigation
@@ -549,72 +550,15 @@ export class Viewer extends EventTarget {
   }
 
   layers() {
-    const T = this.#tables;
-    const fill = Math.round(this.fillOpacity * 256);
-    const overlays = [];
-    const mask = (name, data) => {
-      const o = this.overlays[name];
-      if (!o.visible || !data) return;
-      const bounds = this.bounds[name];
-      if (bounds === null) return; // empty
-      overlays.push({ kind: "mask", data, color: packColor(...parseHexColor(o.color)), fill: o.style !== "contour", contour: o.style !== "fill", fillAlpha: fill, bounds });
-    };
-    mask("specimen", this.volumes.specimen);
-    const u = this.overlays.uncertainty;
-    if (u.visible && this.volumes.uncertainty) {
-      if (this.bounds.uncertainty !== null) overlays.push({ kind: "heat", data: this.volumes.uncertainty, min: 0, scale: 255 / (T.heatMax || 1), colors: packLut(getColormap("inferno")), alpha: heatAlphaTable(u.opacity), bounds: this.bounds.uncertainty });
-    }
-    mask("model", this.volumes.model);
-    mask("gt", this.volumes.gt);
-    mask("mine", this.mask);
-    return {
-      mode: this.mode, ct: this.volumes.ct, greyLut: T.greyLut, pet: this.volumes.pet,
-      petMin: T.petMin, petScale: T.petScale, petPacked: T.pet.petPacked, blend: T.pet.blend, overlays,
-    };
+    return layersOf(this);
   }
 
   renderImage(view) {
-    this.renderers[view].render(this.specs[view], this.slices[view], this.layers());
+    this.renderers[view].render(this.specs[view], this.slices[view], layersOf(this));
   }
 
   compose(view) {
-    const canvas = this.canvases[view];
-    const ctx = canvas.getContext("2d");
-    const { w, h, dpr } = this.sizes[view];
-    const spec = this.specs[view];
-    const t = this.transform(view);
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.fillStyle = "#07090c";
-    ctx.fillRect(0, 0, w, h);
-    const img = this.renderers[view].canvas;
-    if (img && this.volumes.ct) {
-      ctx.imageSmoothingEnabled = this.smooth;
-      ctx.drawImage(img, t.x0, t.y0, t.drawW, t.drawH);
-    } else {
-      ann.drawCentreText(ctx, w, h, "Loading CT…");
-    }
-    const here = this.slices[view];
-    const cur = spec.fromKji(...this.cursor);
-    if (this.showCrosshair) ann.drawCrosshair(ctx, t, cur.col + 0.5, cur.row + 0.5);
-    if (this.margin && this.overlays.margin.visible) {
-      const cp = this.margin.closest_point;
-      const a = spec.fromKji(...cp.tumour_kji);
-      const b = cp.surface_kji ? spec.fromKji(...cp.surface_kji) : null;
-      const inPlane = a.slice === here;
-      if (inPlane || Math.abs(a.slice - here) <= 3) {
-        ann.drawMarginMarker(ctx, t, { u: a.col + 0.5, v: a.row + 0.5 }, b && { u: b.col + 0.5, v: b.row + 0.5 }, this.margin.closest_margin_mm, inPlane);
-      }
-    }
-    for (const r of this.rulers) if (r.view === view && r.slice === here) ann.drawRuler(ctx, t, r.a, r.b, r.mm);
-    const d = this.rulerDraft;
-    if (d && d.view === view) ann.drawRuler(ctx, t, d.a, d.b, this.rulerLength(d));
-    if (this.polygon && this.polygon.view === view) ann.drawPolygonDraft(ctx, t, this.polygon.points, this.hover && this.hover.view === view ? this.hover : null);
-    if (this.hover && this.hover.view === view && ["brush", "eraser", "petbrush"].includes(this.tool)) {
-      const color = this.tool === "eraser" ? "#ff8a8a" : this.tool === "petbrush" ? "#ffd166" : this.overlays.mine.color;
-      ann.drawBrushOutline(ctx, t, this.hover.u, this.hover.v, this.brushRadiusMm, color);
-    }
-    ann.drawScaleBar(ctx, t, h);
-    ann.drawFrameText(ctx, w, h, this.letters[view]);
+    composeView(this, view);
   }
 
   /** Mean ms of `n` full renders (image + compose) of a view. */

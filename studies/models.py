@@ -1,0 +1,189 @@
+"""Reader studies, reading sessions, margin calls (reads) and histopathological ground truth.
+
+Nothing here is ever overwritten in a way that loses history: reads are amended by new linked
+versions, signed-off ground truth is corrected by new linked versions, and every write is audited.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cases.models import Case
+
+MARGIN_STATUSES = ("positive", "close", "negative")
+FACES = ("+x", "-x", "+y", "-y", "+z", "-z")
+
+
+class MarginStatus(models.TextChoices):
+    POSITIVE = "positive"
+    CLOSE = "close"
+    NEGATIVE = "negative"
+
+
+def default_positive_categories() -> list[str]:
+    return ["positive", "close"]  # the reference study counted close as positive
+
+
+class Study(models.Model):
+    class Design(models.TextChoices):
+        UNAIDED = "unaided", "Unaided (no model output)"
+        AIDED = "aided", "Aided (model output visible)"
+        CROSSOVER = "crossover", "Crossover (unaided, washout, aided)"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    design = models.CharField(max_length=16, choices=Design.choices)
+    margin_threshold_mm = models.FloatField()
+    positive_categories = models.JSONField(default=default_positive_categories)
+    washout_days = models.PositiveIntegerField(default=0)
+    seed = models.BigIntegerField()
+    allow_amendments = models.BooleanField(default=True)  # readers may amend a call while its session lasts
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class StudyCase(models.Model):
+    study = models.ForeignKey(Study, related_name="study_cases", on_delete=models.CASCADE)
+    case = models.ForeignKey(Case, related_name="study_links", on_delete=models.PROTECT)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["study", "case"], name="case_once_per_study")]
+
+
+class StudyReader(models.Model):
+    study = models.ForeignKey(Study, related_name="study_readers", on_delete=models.CASCADE)
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="study_memberships", on_delete=models.PROTECT)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["study", "reader"], name="reader_once_per_study")]
+
+
+class ReadingSession(models.Model):
+    """One reader's pass over every case of a study, in its own seeded random order."""
+
+    study = models.ForeignKey(Study, related_name="sessions", on_delete=models.CASCADE)
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="reading_sessions", on_delete=models.PROTECT)
+    number = models.PositiveSmallIntegerField()  # 1, 2
+    aided = models.BooleanField()
+    opens_at = models.DateTimeField(null=True, blank=True)  # None: not scheduled yet (waits for session 1)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study_id", "reader_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["study", "reader", "number"], name="one_session_number")]
+
+    def __str__(self) -> str:
+        return f"{self.study} · {self.reader} · session {self.number}"
+
+
+class Assignment(models.Model):
+    """A case in a reading session, at its position in that session's order."""
+
+    session = models.ForeignKey(ReadingSession, related_name="assignments", on_delete=models.CASCADE)
+    case = models.ForeignKey(Case, related_name="assignments", on_delete=models.PROTECT)
+    position = models.PositiveIntegerField()
+    opened_at = models.DateTimeField(null=True, blank=True)  # first opened from the worklist
+
+    class Meta:
+        ordering = ["session_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "case"], name="case_once_per_session"),
+            models.UniqueConstraint(fields=["session", "position"], name="one_case_per_position"),
+        ]
+
+
+class Read(models.Model):
+    """A reader's margin call on a case in one context (a study session, or a free read)."""
+
+    case = models.ForeignKey(Case, related_name="reads", on_delete=models.PROTECT)
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="reads", on_delete=models.PROTECT)
+    study = models.ForeignKey(Study, null=True, blank=True, related_name="reads", on_delete=models.PROTECT)
+    session = models.ForeignKey(ReadingSession, null=True, blank=True, related_name="reads",
+                                on_delete=models.PROTECT)
+    context_key = models.CharField(max_length=32)  # "free" or "session:<id>"
+    aided = models.BooleanField()  # whether the model's output was visible to the reader
+    status = models.CharField(max_length=16, choices=MarginStatus.choices)
+    confidence = models.PositiveSmallIntegerField()  # 1 (unsure) .. 5 (certain)
+    face_calls = models.JSONField(default=dict, blank=True)
+    comment = models.TextField(blank=True)
+    time_spent_s = models.FloatField()
+    segmentation = models.ForeignKey("inference.Segmentation", null=True, blank=True, related_name="reads",
+                                     on_delete=models.PROTECT)
+    version = models.PositiveIntegerField(default=1)
+    amends = models.OneToOneField("self", null=True, blank=True, related_name="amended_by",
+                                  on_delete=models.PROTECT)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["reader", "case", "context_key"], condition=Q(amends__isnull=True),
+                                    name="one_first_read_per_context"),
+            models.UniqueConstraint(fields=["reader", "case", "context_key", "version"],
+                                    name="one_read_version_per_context"),
+        ]
+
+
+class GroundTruth(models.Model):
+    """Histopathological truth for a case; each version is kept, sign-off locks a version."""
+
+    class Source(models.TextChoices):
+        FORM = "form"
+        CSV = "csv"
+
+    case = models.ForeignKey(Case, related_name="ground_truths", on_delete=models.PROTECT)
+    version = models.PositiveIntegerField()
+    supersedes = models.OneToOneField("self", null=True, blank=True, related_name="superseded_by",
+                                      on_delete=models.PROTECT)
+    margin_status = models.CharField(max_length=16, choices=MarginStatus.choices)
+    closest_distance_mm = models.FloatField(null=True, blank=True)
+    face_status = models.JSONField(default=dict, blank=True)  # face -> positive/close/negative, where known
+    tumour_type = models.CharField(max_length=200, blank=True)
+    segmentation = models.ForeignKey("inference.Segmentation", null=True, blank=True,
+                                     related_name="ground_truths", on_delete=models.PROTECT)
+    slice_index = models.PositiveIntegerField(null=True, blank=True)  # axial slice matching the pathology section
+    notes = models.TextField(blank=True)
+    correction_reason = models.TextField(blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.FORM)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="+")
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case_id", "-version"]
+        constraints = [models.UniqueConstraint(fields=["case", "version"], name="one_ground_truth_version")]
+
+    @property
+    def signed_off(self) -> bool:
+        return self.signed_off_at is not None
