@@ -50,7 +50,7 @@ def case_page(request, code: str):
         "canSeeGroundTruth": access.can_see_ground_truth,
         "canCall": access.can_call,
         "canEditMask": access.can_edit_mask,
-        "readContext": access.read_context,
+        "readContext": {**access.read_context, "canCall": access.can_call},
     }
     return render(request, "frontend/case.html", {
         "case": detail, "viewer_config": config, "role": primary_role(request.user),

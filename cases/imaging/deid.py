@@ -206,26 +206,33 @@ def date_offset_days(*, patient_id: str, secret: str) -> int:
     return -(1 + seed % MAX_SHIFT_DAYS)
 
 
-def _put(dataset: Dataset, tag: int, vr: str, value: object) -> None:
-    """``dataset.Keyword = value`` without the keyword lookups: an existing element keeps its VR."""
+def _put(dataset: Dataset, tag: int, vr: str, value: object, *, constant: bool = False) -> None:
+    """``dataset.Keyword = value`` without the keyword lookups: an existing element keeps its VR.
+
+    ``constant``: ``value`` is one of our own valid single strings; skip pydicom's conversion.
+    """
     existing = dataset.get_item(tag)
     if existing is not None and existing.VR and existing.VR != "UN":
         vr = existing.VR
-    dataset[tag] = DataElement(tag, vr, value)
+    if constant:
+        dataset[tag] = DataElement(tag, vr, value, already_converted=True, validation_mode=config.IGNORE)
+    else:
+        dataset[tag] = DataElement(tag, vr, value)
 
 
 def _code(value: str, meaning: str) -> Dataset:
     item = Dataset()
-    _put(item, 0x00080100, "SH", value)  # CodeValue
-    _put(item, 0x00080102, "SH", "DCM")  # CodingSchemeDesignator
-    _put(item, 0x00080104, "LO", meaning)  # CodeMeaning
+    _put(item, 0x00080100, "SH", value, constant=True)  # CodeValue
+    _put(item, 0x00080102, "SH", "DCM", constant=True)  # CodingSchemeDesignator
+    _put(item, 0x00080104, "LO", meaning, constant=True)  # CodeMeaning
     return item
 
 
-def _map_uids(value: object, secret: str) -> object:
+def _map_uids(value: object, secret: str, memo: _Memo | None = None) -> object:
+    remap = memo.remap if memo is not None else (lambda uid, secret: remap_uid(uid=uid, secret=secret))
     if isinstance(value, MultiValue | list):
-        return [remap_uid(uid=v, secret=secret) for v in value]
-    return remap_uid(uid=str(value), secret=secret)
+        return [remap(str(v), secret) for v in value]
+    return remap(str(value), secret)
 
 
 def _is_instance_uid(keyword: str, value: object) -> bool:
@@ -252,9 +259,22 @@ def _vr(dataset: Dataset, tag: BaseTag) -> str:
     return vr
 
 
-# Memo for de-identifying many headers of one series: (tag, VR, raw value bytes) -> the new
-# element's (VR, value), or None for "unchanged". Within one call the rules depend only on those.
-_Memo = dict[tuple[int, str, bytes], tuple[str, object] | None]  # VR as the file wrote it
+class _Memo:
+    """What de-identifying earlier headers of the same batch already worked out.
+
+    ``elements``: (tag, VR as the file wrote it, raw value bytes) -> the new element's (VR, value),
+    or None for "unchanged"; within one batch the rules depend only on those. ``uids``: remapped UIDs.
+    """
+
+    def __init__(self) -> None:
+        self.elements: dict[tuple[int, str, bytes], tuple[str, object] | None] = {}
+        self.uids: dict[str, str] = {}
+
+    def remap(self, uid: str, secret: str) -> str:
+        new = self.uids.get(uid)
+        if new is None:
+            new = self.uids[uid] = remap_uid(uid=uid, secret=secret)
+        return new
 
 
 def _clean(
@@ -286,11 +306,18 @@ def _clean(
             raw = dataset.get_item(tag)
             if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes):
                 key = (int(tag), raw.VR or "", raw.value)
-                if key in memo:
-                    done = memo[key]
+                if key in memo.elements:
+                    done = memo.elements[key]
                     if done is not None:
                         new_vr, value = done
-                        dataset[tag] = DataElement(tag, new_vr, value, validation_mode=config.IGNORE)
+                        # Plain str values (UIDs, dates, emptied names) are immutable and can be shared.
+                        dataset[tag] = DataElement(
+                            tag,
+                            new_vr,
+                            value,
+                            already_converted=not isinstance(value, list),
+                            validation_mode=config.IGNORE,
+                        )
                     continue
         element = dataset[tag]
         before = element.value
@@ -301,7 +328,7 @@ def _clean(
             for item in element.value or []:
                 _clean(item, secret=secret, days=days, drop=drop, keep_private=keep_private, memo=memo)
         elif element.VR == "UI" and element.value and _is_instance_uid(keyword, element.value):
-            element.value = _map_uids(element.value, secret)
+            element.value = _map_uids(element.value, secret, memo)
         elif element.VR in ("DA", "DT") and element.value:
             shift = shift_date if element.VR == "DA" else shift_datetime
             if isinstance(element.value, MultiValue | list):
@@ -311,7 +338,7 @@ def _clean(
         if key is not None:
             value = element.value
             unchanged = value is before and not emptied
-            memo[key] = (
+            memo.elements[key] = (
                 None if unchanged else (element.VR, list(value) if isinstance(value, MultiValue) else value)
             )
 
@@ -341,11 +368,17 @@ def _deidentify(
         out.PatientSex = ""
     meta = getattr(out, "file_meta", None)
     if meta is not None and "MediaStorageSOPInstanceUID" in meta:
-        _put(meta, 0x00020003, "UI", remap_uid(uid=meta.MediaStorageSOPInstanceUID, secret=secret))
+        uid = str(meta.MediaStorageSOPInstanceUID)
+        _put(
+            meta,
+            0x00020003,
+            "UI",
+            memo.remap(uid, secret) if memo is not None else remap_uid(uid=uid, secret=secret),
+        )
     _put(out, 0x00100010, "PN", case_code)  # PatientName
     _put(out, 0x00100020, "LO", case_code)  # PatientID
-    _put(out, 0x00120062, "CS", "YES")  # PatientIdentityRemoved
-    _put(out, 0x00280303, "CS", "MODIFIED")  # LongitudinalTemporalInformationModified
+    _put(out, 0x00120062, "CS", "YES", constant=True)  # PatientIdentityRemoved
+    _put(out, 0x00280303, "CS", "MODIFIED", constant=True)  # LongitudinalTemporalInformationModified
     _put(out, 0x00120063, "LO", list(METHOD_TEXT))  # DeidentificationMethod
     codes = [
         _code("113100", "Basic Application Confidentiality Profile"),
@@ -411,7 +444,7 @@ def deidentify_datasets(
     drop = _drop_set(
         keep_descriptions=keep_descriptions, retain_patient_characteristics=retain_patient_characteristics
     )
-    memo: _Memo = {}
+    memo = _Memo()
     return [
         _deidentify(
             dataset,

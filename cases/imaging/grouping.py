@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import PairingError
-from .reading import DicomFile
+from .reading import DicomFile, header_text
 
 CT_MODALITY = "CT"
 PET_MODALITY = "PT"
@@ -46,7 +46,7 @@ class Series:
 
     @property
     def n_slices(self) -> int:
-        return len({f.header.SOPInstanceUID for f in self.files})
+        return len({header_text(f.header, "SOPInstanceUID") for f in self.files})
 
     def label(self) -> str:
         """How the user recognises the series in messages."""
@@ -77,12 +77,14 @@ def group_series(*, files: Sequence[DicomFile]) -> list[Series]:
     groups: dict[tuple[str, str], list[DicomFile]] = defaultdict(list)
     for dicom in files:
         header = dicom.header
-        groups[(str(header.StudyInstanceUID), str(header.SeriesInstanceUID))].append(dicom)
+        groups[(header_text(header, "StudyInstanceUID"), header_text(header, "SeriesInstanceUID"))].append(
+            dicom
+        )
     return [
         Series(
             study_uid=study,
             series_uid=series,
-            modality=str(members[0].header.Modality).upper(),
+            modality=header_text(members[0].header, "Modality").upper(),
             files=members,
         )
         for (study, series), members in groups.items()

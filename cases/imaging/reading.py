@@ -1,7 +1,9 @@
 """Read DICOM headers (for grouping) and, later, pixel data (per series).
 
 Headers are read with ``stop_before_pixels`` so that sorting a large upload into series
-costs little; pixels are read series by series afterwards. pydicom reads truncated
+costs little; pixels are read series by series afterwards. The header read notes where
+PixelData starts, so plain uncompressed pixels are then read straight from that offset
+(no second parse); anything else gets a full pydicom read. pydicom reads truncated
 files without complaint, so we check completeness ourselves: the last element read
 must be whole and, for a full read, must end exactly at the end of the file.
 
@@ -17,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -141,6 +144,35 @@ def raw_decimals(header: Dataset, keyword: str) -> list[float] | None:
         return None
 
 
+_NO_DEFAULT = object()
+
+
+def header_text(header: Dataset, keyword: str, default: Any = _NO_DEFAULT) -> Any:
+    """``str(header.<keyword>)`` for a UI or CS element (``default`` when absent, if given).
+
+    Reads the file bytes directly while the element is unconverted and holds one plain ASCII
+    value (grouping looks up a few UIDs in every header); anything else goes through pydicom.
+    """
+    raw = _raw_bytes(header, keyword, _dictionary_vr(keyword))
+    if raw is not None and b"\\" not in raw.value:
+        try:
+            return raw.value.decode("ascii").rstrip("\x00 ")
+        except UnicodeDecodeError:
+            pass
+    if default is _NO_DEFAULT:
+        return str(getattr(header, keyword))
+    value = header.get(keyword, default)
+    return value if value is default or value is None else str(value)
+
+
+@lru_cache(maxsize=256)
+def _dictionary_vr(keyword: str) -> str:
+    vr = dictionary_VR(_tag(keyword))
+    if vr not in ("UI", "CS"):
+        raise ValueError(f"header_text reads UI and CS elements, not {keyword} ({vr})")
+    return vr
+
+
 def header_int(header: Dataset, keyword: str) -> int:
     """A US value as int (raises AttributeError when absent), straight from the bytes when possible."""
     raw = _raw_bytes(header, keyword, "US")
@@ -183,9 +215,10 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
     pixel_offset = _next_element_offset(header, size=candidate.size)
     if end == "short":
         raise _truncated(candidate.name, "the file ends inside its header")
-    if getattr(header.get("file_meta"), "MediaStorageSOPClassUID", None) == MEDIA_DIRECTORY_SOP_CLASS:
+    meta = header.get("file_meta")
+    if meta is not None and header_text(meta, "MediaStorageSOPClassUID", None) == MEDIA_DIRECTORY_SOP_CLASS:
         return None
-    missing = [k for k in REQUIRED_IMAGE_KEYWORDS if not header.get(k)]
+    missing = [k for k in REQUIRED_IMAGE_KEYWORDS if not header_text(header, k, None)]
     if missing:
         if not claims:
             return None

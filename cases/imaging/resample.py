@@ -2,8 +2,11 @@
 
 The working grid covers the reference (CT) field of view with isotropic voxels and the
 same axis directions, centred on the same point, so CT and PET end up voxel-aligned.
-Resampling composes the affines (target index -> patient mm -> source index) and
-interpolates with scipy, one slab of target slices at a time to bound memory.
+Resampling composes the affines (target index -> patient mm -> source index). When the
+grids are axis-aligned (the index transform is diagonal, as for CT and PET on one scanner)
+linear interpolation and the anti-alias gaussian are separable: three small banded matrix
+products, one per axis, on the part of the source the target touches. Otherwise scipy
+interpolates, one slab of target slices at a time to bound memory; both give the same values.
 A target voxel whose centre lies inside the source's voxel extent (centres +- half a
 voxel) gets an interpolated value (edges clamped); anything outside gets ``fill``.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -73,11 +77,39 @@ def _antialias(array: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return ndimage.gaussian_filter(array, sigma=sigma, mode="nearest")
 
 
+@dataclass(frozen=True)
+class _Band:
+    """A 1-D resampling operator: output ``o`` = sum_t ``weights[o, t]`` x input ``starts[o] + t``."""
+
+    starts: np.ndarray  # (n_out,) first input index each output uses
+    weights: np.ndarray  # (n_out, width) float64; zero beyond a row's support
+
+    def support(self) -> tuple[int, int]:
+        """The input range [lo, hi) that any output uses."""
+        return int(self.starts.min()), int(self.starts.max()) + self.weights.shape[1]
+
+    def shifted(self, lo: int) -> _Band:
+        return _Band(starts=self.starts - lo, weights=self.weights)
+
+    def dense(self, o0: int, o1: int, n_in: int) -> tuple[int, int, np.ndarray]:
+        """Outputs o0..o1 as a dense float32 block over the inputs [lo, hi) they use."""
+        starts = self.starts[o0:o1]
+        lo = int(starts.min())
+        hi = min(n_in, int(starts.max()) + self.weights.shape[1])
+        block = np.zeros((o1 - o0, hi - lo))
+        columns = starts[:, None] - lo + np.arange(self.weights.shape[1])[None, :]
+        valid = columns < hi - lo
+        rows = np.broadcast_to(np.arange(o1 - o0)[:, None], columns.shape)
+        block[rows[valid], columns[valid]] = self.weights[o0:o1][valid]
+        return lo, hi, block.astype(np.float32)
+
+
 def _axis_operator(
     *, scale: float, offset: float, n_out: int, n_in: int, sigma: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Dense (n_out, n_in) weights of edge-clamped linear interpolation after optional smoothing, and
-    which target positions fall inside the source's voxel extent along this axis."""
+) -> tuple[_Band, np.ndarray]:
+    """Weights of edge-clamped linear interpolation after optional gaussian smoothing (the kernel and
+    "nearest" edges of scipy's gaussian_filter), and which target positions fall inside the
+    source's voxel extent along this axis."""
     coords = scale * np.arange(n_out, dtype=float) + offset
     inside = (coords >= -0.5 - _EDGE_TOLERANCE) & (coords <= n_in - 0.5 + _EDGE_TOLERANCE)
     base = np.floor(coords)
@@ -86,39 +118,39 @@ def _axis_operator(
     high = np.clip(base + 1, 0, n_in - 1).astype(np.intp)
     kernel = _gaussian_kernel(sigma) if sigma > 1e-15 else np.ones(1)
     radius = len(kernel) // 2
-    weights = np.zeros((n_out, n_in))
+    starts = np.clip(low - radius, 0, n_in - 1)
+    width = int((np.clip(high + radius, 0, n_in - 1) - starts).max()) + 1
+    weights = np.zeros((n_out, width))
     rows = np.arange(n_out)
     for tap, value in enumerate(kernel):
         shift = tap - radius  # gaussian with mode "nearest": clamp the shifted index too
-        np.add.at(weights, (rows, np.clip(low + shift, 0, n_in - 1)), (1.0 - frac) * value)
-        np.add.at(weights, (rows, np.clip(high + shift, 0, n_in - 1)), frac * value)
-    return weights, inside
+        np.add.at(weights, (rows, np.clip(low + shift, 0, n_in - 1) - starts), (1.0 - frac) * value)
+        np.add.at(weights, (rows, np.clip(high + shift, 0, n_in - 1) - starts), frac * value)
+    return _Band(starts=starts, weights=weights), inside
 
 
-def _apply_axis(array: np.ndarray, weights: np.ndarray, axis: int, block: int = 16) -> np.ndarray:
-    """``weights`` (n_out, n_in) applied along ``axis`` of a 3-D float32 array.
+def _apply_axis(array: np.ndarray, band: _Band, axis: int, block: int = 16) -> np.ndarray:
+    """The 1-D operator ``band`` applied along ``axis`` of a 3-D float32 array.
 
     Along the slice axis each output slice is a short weighted sum of whole source slices. Along
     rows and columns, blocks of outputs are small matrix products with just the band of source
     samples they use (small enough that BLAS stays single-threaded and predictable).
     """
+    n_out = len(band.starts)
     shape = list(array.shape)
-    shape[axis] = weights.shape[0]
+    shape[axis] = n_out
     out = np.empty(shape, dtype=np.float32)
     if axis == 0:
-        for o, row in enumerate(weights):
-            taps = np.flatnonzero(row)
+        for o in range(n_out):
+            taps = [(int(band.starts[o]) + t, np.float32(w)) for t, w in enumerate(band.weights[o]) if w != 0]
             target = out[o]
-            np.multiply(array[taps[0]], np.float32(row[taps[0]]), out=target)
-            for tap in taps[1:]:
-                target += array[tap] * np.float32(row[tap])
+            np.multiply(array[taps[0][0]], taps[0][1], out=target)
+            for index, weight in taps[1:]:
+                target += array[index] * weight
         return out
-    used = weights != 0
-    for o0 in range(0, weights.shape[0], block):
-        o1 = min(weights.shape[0], o0 + block)
-        columns = np.flatnonzero(used[o0:o1].any(axis=0))
-        lo, hi = int(columns[0]), int(columns[-1]) + 1
-        w = weights[o0:o1, lo:hi].astype(np.float32)
+    for o0 in range(0, n_out, block):
+        o1 = min(n_out, o0 + block)
+        lo, hi, w = band.dense(o0, o1, array.shape[axis])
         if axis == 2:
             out[:, :, o0:o1] = array[:, :, lo:hi] @ w.T
         else:
@@ -149,7 +181,7 @@ def _resample_separable(
     shape: tuple[int, int, int],
     fill: float,
     sigma: np.ndarray | None,
-) -> np.ndarray:
+) -> np.ndarray | None:
     """Axis-aligned trilinear resampling (plus separable smoothing) as three 1-D passes.
 
     Same result as the smoothing + ``affine_transform`` path for a diagonal index transform, in a
@@ -168,16 +200,19 @@ def _resample_separable(
         )
         operators.append(weights)
         inside.append(axis_inside)
-    # Crop the source to the band of samples any target voxel uses.
+    # Crop the source to the samples any target voxel uses.
     crop = []
-    for axis, weights in enumerate(operators):
-        columns = np.flatnonzero((weights != 0).any(axis=0))
-        lo, hi = int(columns[0]), int(columns[-1]) + 1
-        crop.append(slice(lo, hi))
-        operators[axis] = weights[:, lo:hi]
+    for axis, band in enumerate(operators):
+        lo, hi = band.support()
+        crop.append(slice(lo, min(hi, source.shape[axis])))
+        operators[axis] = band.shifted(lo)
     array = source[tuple(crop)]
     for axis in _pass_order(array.shape, shape):
         array = _apply_axis(array, operators[axis], axis)
+    if not np.isfinite(array.sum()):
+        # A NaN or inf in the source leaks through the zero weights of the matrix products (or a
+        # huge value overflowed float32): let the general path below handle such a volume.
+        return None
     if not inside[0].all():
         array[~inside[0]] = fill
     if not inside[1].all():
@@ -203,9 +238,8 @@ def resample(
     matrix, offset = index_transform(source=volume.grid, target=grid)
     source = volume.array if order == 0 else volume.array.astype(np.float32, copy=False)
     diagonal = np.allclose(matrix, np.diag(np.diag(matrix)))
-    if order == 1 and diagonal and source.size and np.isfinite(source.sum()):
-        # Axis-aligned grids (the usual CT -> working grid case): separable 1-D passes. Non-finite
-        # values would leak through the zero weights of a matrix product, so they take the path below.
+    if order == 1 and diagonal and source.size:
+        # Axis-aligned grids (the usual CT -> working grid case): separable 1-D passes.
         array = _resample_separable(
             source=source,
             scales=np.diag(matrix),
@@ -214,7 +248,8 @@ def resample(
             fill=fill,
             sigma=_antialias_sigma(matrix) if antialias else None,
         )
-        return Volume(array=array, grid=grid)
+        if array is not None:
+            return Volume(array=array, grid=grid)
     if antialias and order >= 1:
         source = _antialias(source, matrix)
     if order > 1:  # prefilter once for the whole volume, not once per slab

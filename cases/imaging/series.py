@@ -20,7 +20,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from .errors import GeometryError, UnsupportedError
-from .reading import DicomFile, header_int, raw_decimals, read_stored_pixels
+from .reading import DicomFile, header_int, header_text, raw_decimals, read_stored_pixels
 from .volume import Grid, Volume
 
 ORIENTATION_TOLERANCE = 1e-4  # direction cosines
@@ -72,7 +72,7 @@ def _us(header: Dataset, keyword: str) -> int:
 def _unique_instances(files: Sequence[DicomFile], *, label: str, warnings: list[str]) -> list[DicomFile]:
     seen: dict[str, DicomFile] = {}
     for dicom in files:
-        seen.setdefault(str(dicom.header.SOPInstanceUID), dicom)
+        seen.setdefault(header_text(dicom.header, "SOPInstanceUID"), dicom)
     if len(seen) < len(files):
         warnings.append(f"{label}: {len(files) - len(seen)} duplicate file(s) of the same instance ignored.")
     return list(seen.values())
@@ -211,9 +211,16 @@ def _rescale_into(dataset: Dataset, pixels: np.ndarray, out: np.ndarray) -> None
         return
     slope = _decimal(dataset, "RescaleSlope", 1.0)
     intercept = _decimal(dataset, "RescaleIntercept", 0.0)
-    out[...] = pixels  # the same float32 values as pixels.astype(np.float32)
-    if slope != 1.0:
-        out *= np.float32(slope)
+    exact = pixels.dtype.itemsize <= 2  # float32 holds these integers exactly: fuse the cast
+    if exact and slope != 1.0:
+        np.multiply(pixels, np.float32(slope), out=out)
+    elif exact and intercept != 0.0:
+        np.add(pixels, np.float32(intercept), out=out)
+        return
+    else:
+        out[...] = pixels  # the same float32 values as pixels.astype(np.float32)
+        if slope != 1.0:
+            out *= np.float32(slope)
     if intercept != 0.0:
         out += np.float32(intercept)
 

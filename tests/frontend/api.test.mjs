@@ -77,3 +77,13 @@ test("volumes: typed arrays from headers, shape check, raw gzip fallback, JSON s
   assert.deepEqual([...s.data], [0, 1, 1, 0, 0, 1]);
   await assert.rejects(api.loadVolume("missing"), (err) => err.status === 404);
 });
+
+import { float16ToFloat32 } from "../../frontend/static/viewer/api.mjs";
+
+test("float16 bit patterns decode to the values numpy writes", () => {
+  // numpy: np.array([0, 1, -2, 0.5, 65504, 6.1035e-05], np.float16).view(np.uint16)
+  const bits = new Uint16Array([0x0000, 0x3c00, 0xc000, 0x3800, 0x7bff, 0x0400]);
+  const values = float16ToFloat32(bits);
+  assert.deepEqual(Array.from(values.slice(0, 5)), [0, 1, -2, 0.5, 65504]);
+  assert.ok(Math.abs(values[5] - 6.1035e-5) < 1e-8);
+});

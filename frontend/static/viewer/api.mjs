@@ -6,7 +6,7 @@
 
 import { decodeMask } from "./maskcodec.mjs";
 
-const DTYPES = { int16: Int16Array, float32: Float32Array, uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int32: Int32Array, float64: Float64Array };
+const DTYPES = { float16: Uint16Array, int16: Int16Array, float32: Float32Array, uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int32: Int32Array, float64: Float64Array };
 
 /** Error from the API with the HTTP status and the server's `detail` text when given. */
 export class ApiError extends Error {
@@ -107,6 +107,7 @@ export function createApi(apiBase, { fetchImpl = (...args) => fetch(...args) } =
     if (buffer.byteLength !== count * Type.BYTES_PER_ELEMENT) {
       throw new Error(`volume ${url}: ${buffer.byteLength} bytes, expected ${count * Type.BYTES_PER_ELEMENT} for ${shape.join("x")} ${dtype}`);
     }
+    if (dtype === "float16") return { data: float16ToFloat32(new Uint16Array(buffer)), shape, dtype: "float32" };
     return { data: new Type(buffer), shape, dtype };
   }
 
@@ -120,4 +121,25 @@ export function createApi(apiBase, { fetchImpl = (...args) => fetch(...args) } =
     submitRead: (body) => send("POST", `${base}reads/`, body),
     amendRead: (readId, body) => send("POST", `${base}reads/${encodeURIComponent(readId)}/amend/`, body),
   };
+}
+
+
+let halfTable = null;
+
+/** IEEE 754 half-precision bit patterns to Float32Array (the server stores the uncertainty as float16). */
+export function float16ToFloat32(bits) {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) {
+      const sign = h & 0x8000 ? -1 : 1;
+      const exponent = (h >> 10) & 0x1f;
+      const fraction = h & 0x3ff;
+      if (exponent === 0) halfTable[h] = sign * 2 ** -14 * (fraction / 1024);
+      else if (exponent === 31) halfTable[h] = fraction ? NaN : sign * Infinity;
+      else halfTable[h] = sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+    }
+  }
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = halfTable[bits[i]];
+  return out;
 }

@@ -66,6 +66,7 @@ const hook = {
       mode: v.mode,
       activeView: v.activeView,
       zoom: Object.fromEntries(VIEWS.map((n) => [n, v.viewState[n].zoom])),
+      pan: Object.fromEntries(VIEWS.map((n) => [n, [v.viewState[n].panX, v.viewState[n].panY]])),
       brushRadiusMm: v.brushRadiusMm,
       petThreshold: v.petThreshold,
       pet: { ...v.pet },

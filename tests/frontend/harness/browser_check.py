@@ -147,8 +147,24 @@ def run(args: argparse.Namespace) -> int:
             page.keyboard.up("Control")
             page.wait_for_timeout(50)
             c.check("ctrl+wheel zooms", state(page)["zoom"]["axial"] > 1.2, state(page)["zoom"])
+            pan0 = state(page)["pan"]["axial"]
+            delta = lambda: [round(a - b, 6) for a, b in zip(state(page)["pan"]["axial"], pan0)]
+            page.mouse.move(x, y)
+            page.mouse.down(button="right")
+            page.mouse.move(x + 30, y + 10, steps=3)
+            page.mouse.up(button="right")
+            c.check("right-drag pans", delta() == [30, 10], delta())
+            page.get_by_test_id("tool-navigate").click()
+            page.mouse.move(x, y)
+            page.keyboard.down(" ")
+            page.mouse.down()
+            page.mouse.move(x + 50, y + 10, steps=3)
+            page.mouse.up()
+            page.keyboard.up(" ")
+            c.check("space+drag pans (after clicking a tool button)", delta() == [80, 20], delta())
             page.keyboard.press("r")
-            c.check("R resets zoom", state(page)["zoom"]["axial"] == 1)
+            c.check("R resets zoom and pan", state(page)["zoom"]["axial"] == 1 and state(page)["pan"]["axial"] == [0, 0])
+            c.check("help panel visible", page.get_by_test_id("help-panel").is_visible() and "Ctrl + Z" in page.get_by_test_id("help-panel").inner_text())
 
             # --- window / level
             page.get_by_test_id("wl-window").fill("350")
