@@ -30,5 +30,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api)),
     path("", include("studies.urls")),
+    path("", include("studies.results_urls")),
     path("", include("frontend.urls")),
 ]

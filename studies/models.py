@@ -44,6 +44,7 @@ class Study(models.Model):
     washout_days = models.PositiveIntegerField(default=0)
     seed = models.BigIntegerField()
     allow_amendments = models.BooleanField(default=True)  # readers may amend a call while its session lasts
+    enforce_order = models.BooleanField(default=True)  # first calls follow each reader's random order
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
@@ -73,6 +74,9 @@ class StudyCase(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["study", "case"], name="case_once_per_study")]
 
+    def __str__(self) -> str:
+        return f"{self.study_id}:{self.case_id}"
+
 
 class StudyReader(models.Model):
     study = models.ForeignKey(Study, related_name="study_readers", on_delete=models.CASCADE)
@@ -82,6 +86,9 @@ class StudyReader(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["study", "reader"], name="reader_once_per_study")]
+
+    def __str__(self) -> str:
+        return f"{self.study_id}:{self.reader_id}"
 
 
 class ReadingSession(models.Model):
@@ -117,6 +124,9 @@ class Assignment(models.Model):
             models.UniqueConstraint(fields=["session", "position"], name="one_case_per_position"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.position}:{self.case_id}"
+
 
 class Read(models.Model):
     """A reader's margin call on a case in one context (a study session, or a free read)."""
@@ -149,6 +159,9 @@ class Read(models.Model):
             models.UniqueConstraint(fields=["reader", "case", "context_key", "version"],
                                     name="one_read_version_per_context"),
         ]
+
+    def __str__(self) -> str:
+        return f"read {self.pk} v{self.version} {self.status}"
 
 
 class GroundTruth(models.Model):
@@ -183,6 +196,9 @@ class GroundTruth(models.Model):
     class Meta:
         ordering = ["case_id", "-version"]
         constraints = [models.UniqueConstraint(fields=["case", "version"], name="one_ground_truth_version")]
+
+    def __str__(self) -> str:
+        return f"ground truth {self.case_id} v{self.version}"
 
     @property
     def signed_off(self) -> bool:

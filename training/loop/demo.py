@@ -30,17 +30,17 @@ class DemoTraining:
     train_data_seed: int = 1000  # generator batch seeds; different seeds = different synthetic patients
     test_data_seed: int = 2000
     working_spacing_mm: float = 0.5
-    network_channels: tuple[int, ...] = (16, 32, 64, 128)
+    network_channels: tuple[int, ...] = (8, 16, 32, 64)  # half the product default width: ~2x faster on CPU
     network_strides: tuple[int, ...] = (2, 2, 2)
     num_res_units: int = 2
-    slice_size: int = 80  # covers a "small" phantom's cross-section (<= 34 x 26 mm) at 0.5 mm
+    slice_size: int = 64  # 32 mm crops around the specimen at 0.5 mm (inference still sees whole slices)
     folds: int = 5
     epochs: int = 12
-    batch_size: int = 16
+    batch_size: int = 8  # more optimiser steps per epoch than 16 for the same compute; converged better
     lr: float = 3e-3
     seed: int = 0
-    tumour_free_fraction: float = 0.15
-    max_tumour_slices_per_case: int | None = 12
+    tumour_free_fraction: float = 0.3  # hard negatives: fewer false-positive blobs in hot fibroglandular tissue
+    max_tumour_slices_per_case: int | None = 8
     margin_threshold_mm: float = 1.0
 
     def model_config(self) -> ModelConfig:

@@ -212,7 +212,10 @@ def train_fold(
         generator=generator,
         num_workers=0,  # the augmentation's random state lives in this process: deterministic
     )
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    # Dice on the tumour class only (cross-entropy covers the background), computed over the whole
+    # batch: with tumour-free slices in the set, per-slice Dice and a background Dice both reward
+    # predicting nothing, and training was seen to collapse into that (validation Dice 0) at lr 3e-3.
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     total_steps = settings.epochs * len(loader)
     scheduler = _scheduler(optimiser=optimiser, settings=settings, total_steps=total_steps)

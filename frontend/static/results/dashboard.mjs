@@ -1,0 +1,60 @@
+// Results dashboard: fetch the report JSON, render every section, refresh every few seconds.
+
+import { modelText, SECTIONS } from "./render.mjs";
+
+const config = JSON.parse(document.getElementById("results-config").textContent);
+const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+const refreshButton = byTestId("results-refresh");
+const auto = byTestId("results-autorefresh");
+const updated = byTestId("results-updated-at");
+const errorBox = byTestId("results-error");
+let timer = null;
+let busy = false;
+
+function render(report) {
+  byTestId("results-model").innerHTML = modelText(report);
+  for (const [slot, build] of Object.entries(SECTIONS)) {
+    const target = document.querySelector(`[data-slot="${slot}"]`);
+    if (!target) continue;
+    try {
+      target.innerHTML = build(report);
+    } catch (err) {
+      target.textContent = `This section could not be drawn: ${err.message}`;
+    }
+  }
+  document.body.dataset.resultsGenerated = report.generated_at;
+}
+
+async function load() {
+  if (busy) return;
+  busy = true;
+  refreshButton.disabled = true;
+  try {
+    const response = await fetch(config.apiUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) {
+      let detail = `${response.status}`;
+      try { detail = (await response.json()).detail || detail; } catch { /* not JSON */ }
+      throw new Error(detail);
+    }
+    const report = await response.json();
+    render(report);
+    errorBox.hidden = true;
+    updated.textContent = `updated ${new Date().toLocaleTimeString()} (report ${report.generated_at})`;
+  } catch (err) {
+    errorBox.hidden = false;
+    errorBox.textContent = `Could not load the results: ${err.message}`;
+  } finally {
+    busy = false;
+    refreshButton.disabled = false;
+  }
+}
+
+function schedule() {
+  if (timer) clearInterval(timer);
+  timer = auto.checked ? setInterval(() => { if (!document.hidden) load(); }, config.refreshSeconds * 1000) : null;
+}
+
+refreshButton.addEventListener("click", load);
+auto.addEventListener("change", schedule);
+load();
+schedule();

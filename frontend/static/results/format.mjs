@@ -1,0 +1,52 @@
+// Formatting helpers for the results dashboard (pure functions, no DOM).
+
+export function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+export function isNC(value) {
+  return value !== null && typeof value === "object" && value.not_computable === true;
+}
+
+export function nc(reason) {
+  return `<span class="nc" title="${esc(reason)}" data-testid="nc">–</span>`;
+}
+
+export function num(value, digits = 3) {
+  return typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "–";
+}
+
+export function pct(value, digits = 0) {
+  return typeof value === "number" && Number.isFinite(value) ? `${(100 * value).toFixed(digits)}%` : "–";
+}
+
+// An Estimate {value, ci95:[lo, hi]} as "84% (61–95)", or the not-computable dash with its reason.
+export function estimate(value, { percent = true, digits } = {}) {
+  if (value === undefined || value === null) return "–";
+  if (isNC(value)) return nc(value.reason);
+  const f = percent ? (x) => pct(x, digits ?? 0).replace("%", "") : (x) => num(x, digits ?? 2);
+  const ci = Array.isArray(value.ci95) ? ` <span class="muted">(${f(value.ci95[0])}–${f(value.ci95[1])})</span>` : "";
+  return `${percent ? pct(value.value, digits ?? 0) : num(value.value, digits ?? 2)}${ci}`;
+}
+
+// Mean +/- SD from studies.stats MeanSd.to_dict() ({mean, sd, n}).
+export function meanSd(value, { percent = true, digits } = {}) {
+  if (value === undefined || value === null) return "–";
+  if (isNC(value)) return nc(value.reason);
+  const f = percent ? (x) => pct(x, digits ?? 0) : (x) => num(x, digits ?? 2);
+  const sd = isNC(value.sd) ? nc(value.sd.reason) : (percent ? pct(value.sd, digits ?? 0).replace("%", "") : num(value.sd, digits ?? 2));
+  return `${f(value.mean)} ± ${sd}`;
+}
+
+export function pValue(p) {
+  if (typeof p !== "number") return "–";
+  return p < 0.001 ? "<0.001" : p.toFixed(3);
+}
+
+export const PALETTE = ["#4aa3ff", "#f5b84a", "#4cd08a", "#c58aff", "#ff8fa3", "#5ee0e0", "#e0d35e", "#ff9f5a",
+  "#9fb3ff", "#b0e07a"];
+export const MODEL_COLOUR = "#ff6b6b";
+
+export function colourFor(index) {
+  return PALETTE[index % PALETTE.length];
+}
