@@ -44,7 +44,8 @@ class CaseDetailApi(APIView):
         case = case_get_for_user(code=code, user=request.user)
         audit_record(actor=request.user, action="case.view", object_type="case", object_id=case.pk, case_code=case.code)
         access = case_access(user=request.user, case=case)
-        return Response(case_detail(case, can_see_model=access.can_see_model, user=request.user))
+        return Response(case_detail(case, can_see_model=access.can_see_model, user=request.user,
+                           can_see_ground_truth=access.can_see_ground_truth))
 
 
 class CaseUploadApi(APIView):

@@ -58,12 +58,13 @@ def case_summary(case: Case, *, can_see_model: bool = True) -> dict:
     }
 
 
-def case_detail(case: Case, *, can_see_model: bool = True, user=None) -> dict:
+def case_detail(case: Case, *, can_see_model: bool = True, user=None, can_see_ground_truth: bool = False) -> dict:
     base = reverse("api-case-detail", kwargs={"code": case.code})
     segmentation = model_segmentation_latest(case=case) if can_see_model else None
     volumes = {kind: f"{base}volumes/{kind}/" for kind in case.volumes.values_list("kind", flat=True)}
     volumes["model_mask"] = f"{base}volumes/model_mask/" if segmentation else None
     volumes["uncertainty"] = f"{base}volumes/uncertainty/" if segmentation else None
+    volumes["ground_truth"] = _ground_truth_mask_url(case) if can_see_ground_truth else None
     run = inference_run_latest(case=case) if can_see_model else None
     return {
         "code": case.code,
@@ -100,3 +101,16 @@ def _my_segmentation(case: Case, user) -> dict | None:
         return None
     return {"id": latest.pk, "version": latest.version, "source": latest.source,
             "url": f"/api/cases/{case.code}/segmentations/{latest.pk}/mask/"}
+
+
+def _ground_truth_mask_url(case: Case) -> str | None:
+    """The outline of the newest ground truth (signed off or not), else the newest drawn outline."""
+    from inference.models import Segmentation
+    from studies.models import GroundTruth
+
+    truth = GroundTruth.objects.filter(case=case, segmentation__isnull=False).order_by("-version").first()
+    outline = truth.segmentation if truth else (
+        Segmentation.objects.filter(case=case, source=Segmentation.Source.GROUND_TRUTH, is_draft=False)
+        .order_by("-created_at", "-id").first()
+    )
+    return f"/api/cases/{case.code}/segmentations/{outline.pk}/mask/" if outline else None

@@ -11,8 +11,9 @@ from audit.services import audit_record
 from cases.payloads import case_detail, case_summary
 from cases.selectors import case_get_for_user, case_list
 from petctweb.errors import DomainError
-from petctweb.roles import is_study_admin, primary_role
+from petctweb.roles import READER, is_study_admin, primary_role, user_roles
 from studies.selectors import case_access
+from studies.services import assignment_open
 
 
 @login_required
@@ -40,8 +41,14 @@ def case_page(request, code: str):
     except DomainError as exc:
         raise Http404(exc.message) from exc
     audit_record(actor=request.user, action="case.view", object_type="case", object_id=case.pk, case_code=case.code)
+    if READER in user_roles(request.user):
+        try:
+            assignment_open(user=request.user, case=case)  # records when the reader opened an assigned case
+        except DomainError:
+            pass  # not an assigned case: a free read
     access = case_access(user=request.user, case=case)
-    detail = case_detail(case, can_see_model=access.can_see_model, user=request.user)
+    detail = case_detail(case, can_see_model=access.can_see_model, user=request.user,
+                           can_see_ground_truth=access.can_see_ground_truth)
     config = {
         "caseCode": case.code,
         "apiBase": f"/api/cases/{case.code}/",

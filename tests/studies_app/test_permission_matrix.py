@@ -69,9 +69,9 @@ MATRIX: dict[str, dict] = {
     "api/cases/<str:code>/results/<str:fmt>/": {"GET": row(403, 403, 403, 404, 403, 200, 200)},
     "api/inference-runs/<int:run_id>/": {"GET": row(403, 403, 403, 404, 403, 200, 200)},
     "api/models/": {"GET": ANY_ROLE_API},
-    # The API description is public (drf-spectacular's default SERVE_PERMISSIONS); it holds no data.
-    "api/schema/": {"GET": row(200, 200, 200, 200, 200, 200, 200)},
-    "api/docs/": {"GET": row(200, 200, 200, 200, 200, 200, 200)},
+    # The API description is served to signed-in users only.
+    "api/schema/": {"GET": row(403, 200, 200, 200, 200, 200, 200)},
+    "api/docs/": {"GET": row(403, 200, 200, 200, 200, 200, 200)},
     # --- margin calls
     "api/cases/<str:code>/reads/": {"GET": row(403, 403, 200, 404, 200, 200, 200),
                                     "POST": row(403, 403, 400, 404, 403, 403, 403)},

@@ -199,7 +199,7 @@ async function main() {
     ? createCallForm({
         api,
         readContext: rc,
-        thresholdMm: caseData.margin?.threshold_mm ?? 1,
+        thresholdMm: rc.thresholdMm ?? caseData.margin?.threshold_mm ?? 1,
         beforeSubmit: async () => {
           if (session.dirty || (!session.current && countNonzero(viewer.mask) > 0)) await saveMask();
           return session.current?.id ?? null;
@@ -218,7 +218,7 @@ async function main() {
       h("header", { class: "pv-topbar" }, h("span", { class: "pv-brand" }, "PET-CT margin viewer"), caseInfo, status),
       h("aside", { class: "pv-side pv-side--left", "aria-label": "Tools and display" }, tools.element, display.element, overlays.element),
       h("main", { class: "pv-views", "aria-label": "Images" }, VIEWS.map((v) => views[v].element)),
-      h("aside", { class: "pv-side pv-side--right", "aria-label": "Margin and call" }, marginSlot, callForm ? callForm.element : h("p", { class: "pv-card pv-muted", testid: "call-hidden" }, "Margin calls are not recorded in this session."), help.element),
+      h("aside", { class: "pv-side pv-side--right", "aria-label": "Margin and call" }, marginSlot, callForm ? callForm.element : h("p", { class: "pv-card pv-muted", testid: "call-hidden" }, rc.message || "Margin calls are not recorded in this session."), help.element),
       h("footer", { class: "pv-footer" }, readout),
     ),
   );
@@ -331,7 +331,17 @@ async function main() {
     const v = session.current ? `my mask version ${session.current.version}` : "no saved mask yet";
     setStatus(`Case ${caseData.code || config.caseCode} ready · ${v}.`, "success");
   }
-  session.start();
+  const editable = config.canEditMask !== false;
+  viewer.editable = editable;
+  if (editable) {
+    session.start();
+  } else {
+    // Read-only here (waiting for a session, study closed, call final): the server would refuse saves.
+    for (const id of ["tool-brush", "tool-eraser", "tool-petbrush", "tool-polygon", "save-mask", "from-model", "clear-slice", "undo", "redo"]) {
+      const control = root.querySelector(`[data-testid="${id}"]`);
+      if (control) control.disabled = true;
+    }
+  }
   updateAll();
 
   if (canSeeModel && caseData.model && !FINISHED_RUNS.has(String(caseData.model.run_status).toLowerCase())) pollModel();

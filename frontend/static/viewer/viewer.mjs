@@ -202,6 +202,7 @@ export class Viewer extends EventTarget {
 
   setTool(tool) {
     if (!TOOLS.includes(tool) || tool === this.tool) return;
+    if (this.editable === false && EDIT_TOOLS.has(tool)) return; // the server refuses edits in this context
     if (this.tool === "polygon") this.polygon = null;
     this.rulerDraft = null;
     this.tool = tool;
