@@ -148,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
             page.wait_for_timeout(50)
             c.check("ctrl+wheel zooms", state(page)["zoom"]["axial"] > 1.2, state(page)["zoom"])
             pan0 = state(page)["pan"]["axial"]
-            delta = lambda: [round(a - b, 6) for a, b in zip(state(page)["pan"]["axial"], pan0)]
+            def delta():
+                return [round(a - b, 6) for a, b in zip(state(page)["pan"]["axial"], pan0, strict=True)]
+
             page.mouse.move(x, y)
             page.mouse.down(button="right")
             page.mouse.move(x + 30, y + 10, steps=3)
@@ -301,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
             s = store(base)
             c.check("pagehide stores a draft on the current version", s["draft"] and s["draft"]["parent_id"] == s["segmentations"][1]["id"], s["draft"])
             page.screenshot(path=str(out / "04-edited.png"))
-            timings2 = open_case(page, url)
+            open_case(page, url)
             page.wait_for_timeout(200)
             c.check("draft restored on reopen", page.evaluate("window.petctViewer.getMaskChecksum()") == checksum and state(page)["dirty"])
             c.check("restore notice shown", "draft" in page.get_by_test_id("status").inner_text().lower(), page.get_by_test_id("status").inner_text())
