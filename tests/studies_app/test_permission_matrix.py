@@ -98,6 +98,14 @@ MATRIX: dict[str, dict] = {
     "api/studies/<int:study_id>/reads/export/": {"GET": ADMIN_ONLY_API},
     "api/studies/<int:study_id>/ground-truth/import/": {"POST": row(403, 403, 403, 403, 403, 400, 400),
                                                         "format": "multipart"},
+    # --- study results (studies/results_urls.py)
+    "api/studies/<int:study_id>/results/": {"GET": ADMIN_ONLY_API},
+    "api/studies/<int:study_id>/results/json": {"GET": ADMIN_ONLY_API},
+    "api/studies/<int:study_id>/results/reads.csv": {"GET": ADMIN_ONLY_API},
+    "api/studies/<int:study_id>/results/statistics.csv": {"GET": ADMIN_ONLY_API},
+    "api/studies/<int:study_id>/results/study.imrmc": {"GET": ADMIN_ONLY_API},
+    "api/studies/<int:study_id>/results/masks.zip": {"GET": ADMIN_ONLY_API},
+    "studies/<int:study_id>/results/": {"GET": row(LOGIN, 403, 403, 403, 403, 200, 200)},
     # --- studies pages
     "studies/": {"GET": row(LOGIN, 403, 200, 200, 302, 200, 200)},
     "studies/new/": {"GET": row(LOGIN, 403, 403, 403, 403, 200, 200)},

@@ -28,7 +28,9 @@ def _write_case(root: Path, name: str, *, patient: str, seed: int, mask_grid: Gr
     _write(folder / "ct.nii.gz", case.ct_hu, grid)
     _write(folder / "pet.nii.gz", case.pet, grid)
     _write(folder / "tumour_mask.nii.gz", case.tumour_mask, mask_grid or grid)
-    (folder / "case.json").write_text(json.dumps({"patient_id": patient, "suv_factor": 1e-3, "closest_margin_mm": 2.5}))
+    (folder / "case.json").write_text(
+        json.dumps({"patient_id": patient, "suv_factor": 1e-3, "closest_margin_mm": 2.5})
+    )
     return grid
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -86,3 +87,32 @@ def test_same_seed_same_first_epoch(tiny_config, tiny_cases) -> None:
     assert first.metrics.history[0].train_loss == second.metrics.history[0].train_loss
     for name, tensor in first.state_dict.items():
         assert torch.equal(tensor, second.state_dict[name])
+
+
+def _channels_only(case, config):
+    """The app may hand over prepared channels (no raw CT/PET), as TrainingCase allows."""
+    channels = case.prepared_channels(config=config.preprocess)
+    return dataclasses.replace(
+        case, channels=channels, ct_hu=None, pet=None, suv_factor=None, specimen_mask=None
+    )
+
+
+def test_channels_only_cases_train_and_evaluate(tiny_config, tiny_cases, tmp_path: Path) -> None:
+    cases = [_channels_only(case, tiny_config) for case in tiny_cases[:4]]
+    test_cases = [_channels_only(synthetic_case(case_id="t", patient_id="tp", seed=9), tiny_config)]
+    test_cases[0].truth_closest_margin_mm = 0.0
+    result = train_ensemble(
+        cases=cases,
+        config=tiny_config,
+        folds=2,
+        epochs=1,
+        batch_size=4,
+        lr=3e-3,
+        seed=1,
+        device="cpu",
+        test_cases=test_cases,
+        out_dir=tmp_path / "model",
+        show_progress=False,
+    )
+    (evaluation,) = result.test_metrics.cases
+    assert evaluation.truth_positive and 0.0 <= evaluation.dice <= 1.0

@@ -39,7 +39,9 @@ class DemoTraining:
     batch_size: int = 8  # more optimiser steps per epoch than 16 for the same compute; converged better
     lr: float = 3e-3
     seed: int = 0
-    tumour_free_fraction: float = 0.3  # hard negatives: fewer false-positive blobs in hot fibroglandular tissue
+    tumour_free_fraction: float = (
+        0.3  # hard negatives: fewer false-positive blobs in hot fibroglandular tissue
+    )
     max_tumour_slices_per_case: int | None = 8
     margin_threshold_mm: float = 1.0
 
@@ -133,7 +135,9 @@ def run_demo(
     out_dir = Path(out_dir)
     data_dir = Path(data_dir) if data_dir is not None else out_dir / "phantoms"
     started = time.perf_counter()
-    train_dir, test_dir = generate_demo_data(data_dir=data_dir, settings=settings, progress=_span(progress, 0.0, 0.15))
+    train_dir, test_dir = generate_demo_data(
+        data_dir=data_dir, settings=settings, progress=_span(progress, 0.0, 0.15)
+    )
     generated = time.perf_counter()
     config = settings.model_config()
     report = _span(progress, 0.15, 0.25)
@@ -150,7 +154,11 @@ def run_demo(
         progress=_span(progress, 0.25, 1.0),
         name="demo",
         version="demo",
-        description={"demo": asdict(settings), "phantom_train_dir": str(train_dir), "phantom_test_dir": str(test_dir)},
+        description={
+            "demo": asdict(settings),
+            "phantom_train_dir": str(train_dir),
+            "phantom_test_dir": str(test_dir),
+        },
         overwrite=overwrite,
         show_progress=show_progress,
         **settings.train_kwargs(),
@@ -177,14 +185,29 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, name) is not None
     }
     settings = replace(DEMO_TRAINING, **overrides)
-    result = run_demo(out_dir=args.out, data_dir=args.data, settings=settings, device=args.device, overwrite=args.overwrite)
+    result = run_demo(
+        out_dir=args.out, data_dir=args.data, settings=settings, device=args.device, overwrite=args.overwrite
+    )
     test = result.test_metrics.summary() if result.test_metrics else {}
     print(
         json.dumps(
             {
                 "settings": asdict(settings),
                 "cv_dice": [result.cv_dice_mean, result.cv_dice_sd, result.cv_images],
-                "test": {k: test.get(k) for k in ("dice_mean", "dice_sd", "sensitivity", "specificity", "f1", "tp", "fp", "tn", "fn")},
+                "test": {
+                    k: test.get(k)
+                    for k in (
+                        "dice_mean",
+                        "dice_sd",
+                        "sensitivity",
+                        "specificity",
+                        "f1",
+                        "tp",
+                        "fp",
+                        "tn",
+                        "fn",
+                    )
+                },
                 "throughput_slices_per_s": result.throughput_slices_per_s,
                 "timings": result.timings,
             },

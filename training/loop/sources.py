@@ -90,7 +90,9 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _mask_on_working_grid(*, case_id: str, path: Path, image_grid: Grid, working: Grid, what: str) -> np.ndarray:
+def _mask_on_working_grid(
+    *, case_id: str, path: Path, image_grid: Grid, working: Grid, what: str
+) -> np.ndarray:
     mask = read_nifti(path=path)
     check_mask_geometry(case_id=case_id, mask_grid=mask.grid, image_grid=image_grid, what=what)
     binary = Volume(array=(mask.array > 0).astype(np.uint8), grid=mask.grid)
@@ -102,7 +104,9 @@ def _load_dicom_case(*, case_dir: Path, config: PreprocessConfig, deid_secret: s
     from cases.imaging.study import load_studies
 
     try:
-        studies = load_studies(path=case_dir, working_spacing_mm=config.working_spacing_mm, deid_secret=deid_secret)
+        studies = load_studies(
+            path=case_dir, working_spacing_mm=config.working_spacing_mm, deid_secret=deid_secret
+        )
     except IngestError as error:
         raise TrainingInputError(f"case {case_dir.name!r}: {getattr(error, 'message', error)}") from error
     if len(studies) != 1:
@@ -170,7 +174,9 @@ def _case_from_nifti(*, case_dir: Path, info: dict, config: PreprocessConfig) ->
         path = case_dir / name
         if not path.is_file():
             return None
-        return _mask_on_working_grid(case_id=case_dir.name, path=path, image_grid=ct.grid, working=working, what=what)
+        return _mask_on_working_grid(
+            case_id=case_dir.name, path=path, image_grid=ct.grid, working=working, what=what
+        )
 
     return TrainingCase(
         case_id=case_dir.name,
@@ -254,7 +260,9 @@ def cases_from_folder(
             cases.append(_case_from_nifti(case_dir=case_dir, info=info, config=config))
         elif (case_dir / "ct").is_dir() and (case_dir / "pet").is_dir():
             cases.append(
-                _case_from_dicom(case_dir=case_dir, mask_dir=case_dir, info=info, config=config, deid_secret=deid_secret)
+                _case_from_dicom(
+                    case_dir=case_dir, mask_dir=case_dir, info=info, config=config, deid_secret=deid_secret
+                )
             )
         else:
             problems.append(f"{case_dir.name}: neither ct.nii.gz + pet.nii.gz nor ct/ + pet/ DICOM folders")

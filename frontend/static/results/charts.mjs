@@ -51,17 +51,18 @@ export function forestSvg({ rows, width = 560, testid = "forest-plot" }) {
   const rowH = 22;
   const top = 28;
   const labelW = 170;
-  const panelW = (width - labelW - 30) / 2;
+  const gap = 36;
+  const panelW = (width - labelW - gap - 14) / 2;
   const height = top + rows.length * rowH + 24;
   const parts = [`<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="Forest plot" data-testid="${esc(testid)}">`];
-  const panels = [["sensitivity", labelW], ["specificity", labelW + panelW + 20]];
+  const panels = [["sensitivity", labelW], ["specificity", labelW + panelW + gap]];
   for (const [name, x0] of panels) {
     const x = (v) => x0 + v * panelW;
     parts.push(`<text x="${F(x(0.5))}" y="14" fill="#d9dee5" font-size="12" text-anchor="middle">${name}</text>`);
     for (let i = 0; i <= 4; i += 1) {
       const t = i / 4;
       parts.push(`<line x1="${F(x(t))}" y1="${top - 6}" x2="${F(x(t))}" y2="${top + rows.length * rowH}" stroke="#1d232c"/>`);
-      parts.push(`<text x="${F(x(t))}" y="${F(top + rows.length * rowH + 14)}" fill="#8a94a3" font-size="10" text-anchor="middle">${Math.round(100 * t)}%</text>`);
+      if (i % 2 === 0) parts.push(`<text x="${F(x(t))}" y="${F(top + rows.length * rowH + 14)}" fill="#8a94a3" font-size="10" text-anchor="middle">${Math.round(100 * t)}%</text>`);
     }
     rows.forEach((row, i) => {
       const cy = top + i * rowH + rowH / 2;

@@ -38,9 +38,10 @@ export function meanSd(value, { percent = true, digits } = {}) {
   return `${f(value.mean)} ± ${sd}`;
 }
 
+// "p = 0.012" or "p < 0.001".
 export function pValue(p) {
-  if (typeof p !== "number") return "–";
-  return p < 0.001 ? "<0.001" : p.toFixed(3);
+  if (typeof p !== "number") return "p –";
+  return p < 0.001 ? "p < 0.001" : `p = ${p.toFixed(3)}`;
 }
 
 export const PALETTE = ["#4aa3ff", "#f5b84a", "#4cd08a", "#c58aff", "#ff8fa3", "#5ee0e0", "#e0d35e", "#ff9f5a",

@@ -78,11 +78,11 @@ export function rocHtml(report) {
     const series = [...Object.entries(readers).filter(([, e]) => !isNC(e)).map(([r, e]) => ({ name: r, colour: colours[r], points: e.curve, op: e.operating_point })), ...modelSeries];
     const reasons = Object.entries(readers).filter(([, e]) => isNC(e)).map(([r, e]) => `${esc(r)}: ${esc(e.reason)}`);
     if (isNC(model)) reasons.push(`${esc(report.model.key)}: ${esc(model.reason)}`);
-    out.push(`<div><h3>${esc(sessionLabel(s))}</h3>${rocSvg({ series, testid: `roc-chart-${s.key}` })}
+    out.push(`<div class="roc-panel"><h3>${esc(sessionLabel(s))}</h3>${rocSvg({ series, testid: `roc-chart-${s.key}` })}
       <div class="legend">${series.map((x) => `<span><i style="background:${x.colour}"></i>${esc(x.name)}${x.model ? " (curve; ◆ = call at threshold)" : ""}</span>`).join("")}</div>
       ${reasons.length ? `<p class="muted">${reasons.join("<br>")}</p>` : ""}</div>`);
   }
-  return out.join("");
+  return `<div class="roc-panels">${out.join("")}</div>`;
 }
 
 export function forestHtml(report) {
@@ -116,22 +116,22 @@ export function agreementHtml(report) {
     const body = readers.map((r) => `<tr><th>${esc(r)}</th>${readers.map((q) => (q === r ? `<td class="muted">1</td>` : kappaCell(pairs[`${r}|${q}`] || (isNC(a.reader_pairs) ? a.reader_pairs : null)))).join("")}${kappaCell(a.reader_vs_model[r])}${kappaCell(a.reader_vs_truth[r])}</tr>`).join("");
     const modelRow = `<tr><th>${esc(modelKey)}</th>${readers.map((r) => kappaCell(a.reader_vs_model[r])).join("")}<td class="muted">1</td>${kappaCell(report.agreement.model_vs_truth)}</tr>`;
     const f = a.fleiss;
-    const fleiss = isNC(f) ? `Fleiss' kappa: ${nc(f.reason)}` : `Fleiss' kappa ${num(f.kappa, 2)} <span class="muted">(95% CI ${isNC(f.ci95) ? nc(f.ci95.reason) : `${num(f.ci95[0], 2)}–${num(f.ci95[1], 2)}`}; ${f.n_raters} readers × ${f.n_subjects} cases; p = ${pValue(f.p)})</span>`;
+    const fleiss = isNC(f) ? `Fleiss' kappa: ${nc(f.reason)}` : `Fleiss' kappa ${num(f.kappa, 2)} <span class="muted">(95% CI ${isNC(f.ci95) ? nc(f.ci95.reason) : `${num(f.ci95[0], 2)}–${num(f.ci95[1], 2)}`}; ${f.n_raters} readers × ${f.n_subjects} cases; ${pValue(f.p)})</span>`;
     out.push(`<h3>${esc(sessionLabel(s))}</h3><table class="table results-table heat" data-testid="kappa-matrix-${esc(s.key)}"><thead>${head}</thead><tbody>${body}${modelRow}</tbody></table>
       <p data-testid="fleiss-${esc(s.key)}">${fleiss}</p>`);
   }
   return out.join("");
 }
 
-function mcnemarRows(label, a, b, pair) {
-  const tests = [];
+function mcnemarCell(t) {
+  if (isNC(t)) return `<td>${nc(t.reason)}</td>`;
+  return `<td data-p="${t.p}" title="b = ${t.b_a_only}, c = ${t.c_b_only}, ${t.n_pairs} pairs">${t.b_a_only} / ${t.c_b_only} · ${pValue(t.p)}</td>`;
+}
+
+function mcnemarRow(label, a, b, pair) {
   const corr = pair.correctness;
-  for (const part of ["accuracy", "sensitivity", "specificity"]) {
-    const t = isNC(corr) ? corr : corr[part];
-    tests.push([`correct calls (${part})`, t]);
-  }
-  tests.push(["positive calls", pair.calls]);
-  return tests.map(([name, t]) => `<tr data-testid="mcnemar-row" data-a="${esc(a)}" data-b="${esc(b)}"><td>${esc(label)}</td><td>${esc(a)}</td><td>${esc(b)}</td><td>${esc(name)}</td>${isNC(t) ? `<td colspan="3">${nc(t.reason)}</td>` : `<td>${t.b_a_only}</td><td>${t.c_b_only}</td><td data-p="${t.p}">${pValue(t.p)}</td>`}</tr>`).join("");
+  const parts = ["accuracy", "sensitivity", "specificity"].map((k) => mcnemarCell(isNC(corr) ? corr : corr[k]));
+  return `<tr data-testid="mcnemar-row" data-a="${esc(a)}" data-b="${esc(b)}"><td>${esc(label)}</td><td>${esc(a)}</td><td>${esc(b)}</td>${parts.join("")}${mcnemarCell(pair.calls)}</tr>`;
 }
 
 export function comparisonsHtml(report) {
@@ -139,13 +139,13 @@ export function comparisonsHtml(report) {
   const modelKey = report.model.key;
   const rows = [];
   for (const s of report.study.sessions) {
-    for (const [r, pair] of Object.entries(c.model_vs_reader[s.key])) rows.push(mcnemarRows(s.key, modelKey, r, pair));
+    for (const [r, pair] of Object.entries(c.model_vs_reader[s.key])) rows.push(mcnemarRow(s.key, modelKey, r, pair));
   }
   if (!isNC(c.aided_vs_unaided)) {
-    for (const [r, pair] of Object.entries(c.aided_vs_unaided)) rows.push(mcnemarRows("aided vs unaided", `${r} unaided`, `${r} aided`, pair));
+    for (const [r, pair] of Object.entries(c.aided_vs_unaided)) rows.push(mcnemarRow("unaided vs aided", `${r} unaided`, `${r} aided`, pair));
   }
-  const mcnemar = `<h3>McNemar exact tests</h3><p class="muted">b = only A right (or positive), c = only B.</p>
-    <table class="table results-table" data-testid="mcnemar-table"><thead><tr><th>Session</th><th>A</th><th>B</th><th>Test</th><th>b</th><th>c</th><th>p</th></tr></thead><tbody>${rows.join("")}</tbody></table>
+  const mcnemar = `<h3>McNemar exact tests</h3><p class="muted">Each cell: b / c · exact two-sided p, where b = cases only A got right (last column: only A called positive) and c = only B.</p>
+    <table class="table results-table" data-testid="mcnemar-table"><thead><tr><th>Session</th><th>A</th><th>B</th><th>Correct calls</th><th>… truth-positive (sensitivity)</th><th>… truth-negative (specificity)</th><th>Positive calls</th></tr></thead><tbody>${rows.join("")}</tbody></table>
     ${isNC(c.aided_vs_unaided) ? `<p class="muted">Aided vs unaided: ${nc(c.aided_vs_unaided.reason)} ${esc(c.aided_vs_unaided.reason)}</p>` : ""}`;
   let mrmc;
   if (isNC(c.mrmc)) {
@@ -155,8 +155,8 @@ export function comparisonsHtml(report) {
     const single = Object.entries(res.single_modality).map(([m, v]) => `<li>${esc(m)}: readers' mean AUC ${isNC(v) ? `${num(res.modality_means[m])} ${nc(v.reason)}` : `${num(v.auc)} <span class="muted">(95% CI ${num(v.ci95[0])}–${num(v.ci95[1])})</span>`}</li>`).join("");
     const r = res.rrrc;
     const f = res.frrc;
-    const test = isNC(r) ? `<li>Random readers, random cases: ${nc(r.reason)} ${esc(r.reason)}</li>` : `<li>Random readers, random cases: difference (${esc(c.mrmc.difference || "")}) ${num(r.difference)} <span class="muted">(95% CI ${num(r.ci95[0])}–${num(r.ci95[1])})</span>, F = ${num(r.F, 2)} on ${r.ndf} and ${num(r.ddf, 1)} df, p = <span data-testid="mrmc-p">${pValue(r.p)}</span></li>`;
-    const fixed = isNC(f) ? "" : `<li>Fixed readers, random cases: χ² = ${num(f.chi2, 2)}, p = ${pValue(f.p)}</li>`;
+    const test = isNC(r) ? `<li>Random readers, random cases: ${nc(r.reason)} ${esc(r.reason)}</li>` : `<li>Random readers, random cases: difference (${esc(c.mrmc.difference || "")}) ${num(r.difference)} <span class="muted">(95% CI ${num(r.ci95[0])}–${num(r.ci95[1])})</span>, F = ${num(r.F, 2)} on ${r.ndf} and ${num(r.ddf, 1)} df, <span data-testid="mrmc-p">${pValue(r.p)}</span></li>`;
+    const fixed = isNC(f) ? "" : `<li>Fixed readers, random cases: χ² = ${num(f.chi2, 2)}, ${pValue(f.p)}</li>`;
     mrmc = `<div data-testid="mrmc-summary"><p>${c.mrmc.n_crossed_cases} fully crossed case(s) of ${c.mrmc.n_cases_with_truth} with truth; ${res.readers.length} reader(s).</p><ul>${single}${test}${fixed}</ul></div>`;
   }
   const mvr = report.study.sessions.map((s) => {
@@ -165,7 +165,7 @@ export function comparisonsHtml(report) {
     const res = e.result;
     if (isNC(res)) return `<li data-testid="model-vs-readers-${esc(s.key)}">${esc(s.key)}: ${nc(res.reason)} ${esc(res.reason)}</li>`;
     const rr = res.rrrc;
-    return `<li data-testid="model-vs-readers-${esc(s.key)}">${esc(s.key)} (${e.n_cases} cases): model AUC ${num(res.model.auc)}, readers' mean AUC ${num(res.readers_mean_auc)}; difference ${num(res.difference)} ${isNC(rr) ? nc(rr.reason) : `<span class="muted">(95% CI ${num(rr.ci95[0])}–${num(rr.ci95[1])}, p = ${pValue(rr.p)})</span>`}</li>`;
+    return `<li data-testid="model-vs-readers-${esc(s.key)}">${esc(s.key)} (${e.n_cases} cases): model AUC ${num(res.model.auc)}, readers' mean AUC ${num(res.readers_mean_auc)}; difference ${num(res.difference)} ${isNC(rr) ? nc(rr.reason) : `<span class="muted">(95% CI ${num(rr.ci95[0])}–${num(rr.ci95[1])}, ${pValue(rr.p)})</span>`}</li>`;
   }).join("");
   return `${mcnemar}<h3>MRMC ROC: aided vs unaided</h3>${mrmc}<h3>Model AUC vs readers' AUC</h3><ul>${mvr}</ul>`;
 }

@@ -1,0 +1,120 @@
+"""Results API for study administrators: the dashboard's data and the exports (each export audited).
+
+- ``GET api/studies/<id>/results/``: the full report as JSON (the dashboard polls it);
+- ``GET api/studies/<id>/results/json``: the same report as a download;
+- ``GET api/studies/<id>/results/reads.csv``, ``statistics.csv``, ``study.imrmc``, ``masks.zip``.
+
+Optional query parameter ``model=name:version`` analyses another registered model version.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+from django.core.cache import cache
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from petctweb.errors import DomainError
+from petctweb.permissions import IsStudyAdmin
+from studies import selectors, services
+from studies.results import exports
+from studies.results.data import mask_loader, study_table
+from studies.results.report import build_report
+
+VIEW_AUDIT_SECONDS = 15 * 60  # the dashboard polls; one "study_results.view" per user and study per 15 min
+MODEL_PARAM = OpenApiParameter("model", str, description="model version 'name:version' (default: see report)")
+
+
+def compute(study, *, model_label: str | None = None) -> tuple:
+    """(table, report) of a study; segmentation metrics are cached per pair of immutable masks."""
+    table = study_table(study=study, model_label=model_label or None)
+    report = build_report(table=table, load_mask=mask_loader(table), cache=cache)
+    return table, report
+
+
+def audit_view(*, user, study) -> None:
+    if cache.add(f"studyres:viewed:{user.pk}:{study.pk}", 1, VIEW_AUDIT_SECONDS):
+        services.view_record(user=user, what="study_results", object_type="study", object_id=study.pk,
+                             detail={"study_id": study.pk})
+
+
+class ResultsApiView(APIView):
+    permission_classes = [IsStudyAdmin]
+
+    def study(self, request, study_id: int):
+        return selectors.study_get_for_admin(study_id=study_id, user=request.user)
+
+    def model_label(self, request) -> str | None:
+        return (request.query_params.get("model") or "").strip() or None
+
+    def download(self, request, study, fmt: str, content: str | bytes, content_type: str,
+                 detail: dict | None = None) -> HttpResponse:
+        exports.record_export(user=request.user, study_id=study.pk, fmt=fmt, detail=detail)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{exports.file_name(study.pk, fmt)}"'
+        return response
+
+
+class StudyResultsApi(ResultsApiView):
+    @extend_schema(operation_id="study_results", parameters=[MODEL_PARAM], responses={200: dict})
+    def get(self, request, study_id: int):
+        study = self.study(request, study_id)
+        _, report = compute(study, model_label=self.model_label(request))
+        audit_view(user=request.user, study=study)
+        return Response(report)
+
+
+class StudyResultsJsonExportApi(ResultsApiView):
+    @extend_schema(operation_id="study_results_json", parameters=[MODEL_PARAM], responses={200: dict})
+    def get(self, request, study_id: int):
+        study = self.study(request, study_id)
+        _, report = compute(study, model_label=self.model_label(request))
+        return self.download(request, study, "json", exports.report_json(report), "application/json",
+                             {"model": report["model"]["label"]})
+
+
+class StudyReadsCsvExportApi(ResultsApiView):
+    @extend_schema(operation_id="study_results_reads_csv", parameters=[MODEL_PARAM], responses={200: str})
+    def get(self, request, study_id: int):
+        study = self.study(request, study_id)
+        table = study_table(study=study, model_label=self.model_label(request))
+        return self.download(request, study, "reads.csv", exports.reads_csv(table), "text/csv; charset=utf-8",
+                             {"rows": len(table.all_reads), "model": table.model.label})
+
+
+class StudyStatisticsCsvExportApi(ResultsApiView):
+    @extend_schema(operation_id="study_results_statistics_csv", parameters=[MODEL_PARAM], responses={200: str})
+    def get(self, request, study_id: int):
+        study = self.study(request, study_id)
+        _, report = compute(study, model_label=self.model_label(request))
+        return self.download(request, study, "statistics.csv", exports.statistics_csv(report),
+                             "text/csv; charset=utf-8", {"model": report["model"]["label"]})
+
+
+class StudyImrmcExportApi(ResultsApiView):
+    @extend_schema(operation_id="study_results_imrmc", responses={200: str})
+    def get(self, request, study_id: int):
+        study = self.study(request, study_id)
+        table = study_table(study=study)
+        try:
+            text = exports.imrmc_text(table)
+        except exports.ExportUnavailable as exc:
+            raise DomainError(str(exc), code="not_computable", http_status=409) from exc
+        return self.download(request, study, "study.imrmc", text, "text/plain; charset=utf-8")
+
+
+class StudyMasksZipExportApi(ResultsApiView):
+    @extend_schema(operation_id="study_results_masks_zip", parameters=[MODEL_PARAM], responses={200: bytes})
+    def get(self, request, study_id: int):
+        study = self.study(request, study_id)
+        table = study_table(study=study, model_label=self.model_label(request))
+        spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # FileResponse closes it
+        manifest = exports.write_masks_zip(table, spool)
+        spool.seek(0)
+        exports.record_export(user=request.user, study_id=study.pk, fmt="masks.zip",
+                              detail={"files": len(manifest["files"]), "model": table.model.label})
+        return FileResponse(spool, as_attachment=True, filename=exports.file_name(study.pk, "masks.zip"),
+                            content_type="application/zip")

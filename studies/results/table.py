@@ -1,0 +1,136 @@
+"""The study results table as plain dataclasses, and the scoring conventions (Django-free).
+
+:mod:`studies.results.data` fills a :class:`StudyTable` from the database;
+:mod:`studies.results.report` computes the statistics from it. Conventions:
+
+- the model's call: the closest tumour-to-surface distance at the study threshold: 0 mm (tumour at
+  the surface) = positive, <= threshold = close, beyond (or no tumour detected) = negative;
+- model ROC score: minus the closest distance in mm (``NO_TUMOUR_SCORE`` when no tumour was found);
+- reader ROC score: 1..10 from the binary call and the confidence (see :func:`reader_score`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from studies.stats.binary import to_binary
+
+NO_TUMOUR_SCORE = -1000.0
+MODEL_KEY = "AI model"  # never a username (usernames cannot contain spaces)
+AT_SURFACE_MM = 1e-6  # the margin engine's tolerance for "0 mm"
+
+
+def model_category(distance_mm: float | None, threshold_mm: float) -> str:
+    """positive (tumour at the surface) / close (<= threshold) / negative (beyond, or no tumour)."""
+    if distance_mm is None:
+        return "negative"
+    if distance_mm <= AT_SURFACE_MM:
+        return "positive"
+    if distance_mm <= threshold_mm + AT_SURFACE_MM:
+        return "close"
+    return "negative"
+
+
+def model_score(distance_mm: float | None) -> float:
+    return NO_TUMOUR_SCORE if distance_mm is None else -float(distance_mm)
+
+
+def reader_score(*, positive: bool, confidence: int) -> int:
+    """1 (certainly negative) .. 5 (unsure negative), 6 (unsure positive) .. 10 (certainly positive)."""
+    c = max(1, min(5, int(confidence)))
+    return 5 + c if positive else 6 - c
+
+
+def is_positive(status: str, positive_categories) -> bool:
+    return to_binary(categories=[status], positive=positive_categories)[0]
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    key: str  # "unaided" / "aided" (the MRMC modality name)
+    number: int
+    aided: bool
+
+
+@dataclass(frozen=True)
+class TruthCall:
+    ground_truth_id: int
+    version: int
+    status: str
+    positive: bool
+    closest_distance_mm: float | None
+    face_status: dict[str, str]
+    segmentation_id: int | None
+    slice_index: int | None
+    signed_off_at: str
+    pending_correction: bool
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    segmentation_id: int
+    run_id: int | None
+    model: str
+    closest_mm: float | None
+    status: str  # at the study threshold
+    positive: bool
+    score: float
+    faces: dict[str, str]  # face -> status at the study threshold (faces with a distance only)
+    face_distances_mm: dict[str, float | None]
+    run_status: str  # the stored MarginResult status at the run's threshold
+    run_threshold_mm: float
+
+
+@dataclass(frozen=True)
+class ReadCall:
+    read_id: int
+    version: int
+    status: str
+    positive: bool
+    confidence: int
+    score: int
+    face_calls: dict[str, str]
+    segmentation_id: int | None
+    started_from_model_segmentation_id: int | None
+    aided: bool
+    submitted_at: str
+
+
+@dataclass
+class CaseRow:
+    code: str
+    case_id: int
+    spacing_mm: tuple[float, float, float]  # (sz, sy, sx) of the working grid
+    shape: tuple[int, int, int]
+    truth: TruthCall | None = None
+    truth_missing: str = ""
+    model: ModelCall | None = None
+    model_missing: str = ""
+    reads: dict[str, dict[str, ReadCall]] = field(default_factory=dict)  # session key -> reader -> call
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    label: str | None
+    model_version_id: int | None
+    selection: str
+    reason: str = ""
+
+
+@dataclass
+class StudyTable:
+    study: dict
+    sessions: list[SessionInfo]
+    readers: list[str]
+    cases: list[CaseRow]
+    model: ModelChoice
+    masks: dict[int, tuple[str, tuple[int, int, int]]]  # segmentation id -> (stored name, grid shape)
+    all_reads: list[dict]  # every version of every call, for the reads export
+
+    @property
+    def positive_categories(self) -> list[str]:
+        return list(self.study["positive_categories"])
+
+    @property
+    def threshold_mm(self) -> float:
+        return float(self.study["margin_threshold_mm"])
