@@ -31,5 +31,6 @@ urlpatterns = [
     path("api/", include(api)),
     path("", include("studies.urls")),
     path("", include("studies.results_urls")),
+    path("", include("training.urls")),
     path("", include("frontend.urls")),
 ]

@@ -8,6 +8,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# shared/ sits beside the repository clone (../shared); some checkouts carry it inside.
+_CANDIDATES = [REPO / ".." / "shared", REPO / "shared"]
+VANDYKE_RELATIVE = Path("reference") / "mrmc-vandyke" / "vandyke.imrmc"
+
+
+@pytest.fixture(scope="session")
+def vandyke_path() -> Path:
+    for base in _CANDIDATES:
+        path = (base / VANDYKE_RELATIVE).resolve()
+        if path.is_file():
+            return path
+    tried = ", ".join(str(b / VANDYKE_RELATIVE) for b in _CANDIDATES)
+    pytest.skip(f"Van Dyke reference data not found (looked for {tried}); shared/ is not beside the repo")
+
 
 
 @pytest.fixture(scope="session")

@@ -141,3 +141,16 @@ def test_reader_full_read(page, live_server, reader, case_with_model, shot):
     page.evaluate("window.petctViewer.ready")
     assert page.evaluate("window.petctViewer.getMaskChecksum()") == checksum
     shot(page, "03-reloaded")
+
+    # Margin call: positive, confidence 4, submitted once; the mask version is attached.
+    page.get_by_test_id("call-positive").check()
+    page.get_by_test_id("confidence-4").check()
+    page.get_by_test_id("submit-call").click()
+    page.wait_for_selector('[data-testid="call-form"][data-state="submitted"]')
+    from studies.models import Read
+
+    read = Read.objects.get(case=case, reader=reader)
+    assert (read.status, read.confidence) == ("positive", 4)
+    assert read.segmentation_id == saved.pk
+    assert read.time_spent_s > 0
+    shot(page, "04-called")

@@ -21,6 +21,7 @@ from studies.services import (
     study_close,
     study_create,
 )
+from training.models import TrainingJob
 
 from .conftest import make_case, make_model_result, mask_body
 
@@ -118,6 +119,10 @@ MATRIX: dict[str, dict] = {
     "studies/<int:study_id>/worklist/": {"GET": row(LOGIN, 404, 200, 404, 404, 404, 404)},
     "studies/<int:study_id>/next/": {"GET": row(LOGIN, 404, 302, 404, 404, 404, 404)},
     "studies/<int:study_id>/read/<str:code>/": {"GET": row(LOGIN, 404, 302, 404, 404, 404, 404)},
+    # --- training (training/urls.py): study administrators only
+    "api/training-jobs/": {"GET": ADMIN_ONLY_API, "POST": row(403, 403, 403, 403, 403, 400, 400), "body": {"folds": 1}},
+    "api/training-jobs/<int:job_id>/": {"GET": ADMIN_ONLY_API},
+    "training/": {"GET": row(LOGIN, 403, 403, 403, 403, 200, 200)},
 }
 
 
@@ -154,6 +159,7 @@ def world(users, client_for):
         "code": case.code, "kind": "model_mask", "segmentation_id": segmentation.pk, "fmt": "nifti",
         "run_id": segmentation.inference_run_id, "read_id": other.pk, "ground_truth_id": gt.pk,
         "study_id": study.pk, "session_id": study.sessions.filter(reader=users["reader"]).get().pk,
+        "job_id": TrainingJob.objects.create(status="done", is_active=False, requested_by=users["study_admin"]).pk,
     }
     clients = {"anonymous": client_for(None), "outsider": client_for("reader3"),
                **{r: client_for(r) for r in ("no_role", "reader", "pathologist", "study_admin", "superuser")}}

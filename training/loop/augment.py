@@ -51,8 +51,11 @@ def build_augmentation(*, seed: int, slice_size: int = 160, strength: float = 1.
                 mode=modes,
                 padding_mode="zeros",
             ),
-            RandScaleIntensityd(keys=IMAGE, factors=0.15 * strength, prob=0.5, channel_wise=True),
-            RandShiftIntensityd(keys=IMAGE, offsets=0.05 * strength, prob=0.5, channel_wise=True),
+            # PET (SUV) and CT (HU) are quantitative: keep intensity changes modest (+/-10% gain, tiny
+            # offset; 0.01 = 0.15 SUV or 14 HU) so low-uptake tumour stays distinguishable from hot
+            # fibroglandular tissue. A larger offset (0.05) gave more false-positive blobs there.
+            RandScaleIntensityd(keys=IMAGE, factors=0.1 * strength, prob=0.5, channel_wise=True),
+            RandShiftIntensityd(keys=IMAGE, offsets=0.01 * strength, prob=0.5, channel_wise=True),
         ]
     )
     transforms.set_random_state(seed=seed)

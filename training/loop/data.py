@@ -10,6 +10,12 @@ A ``SliceSet`` holds the selected slices, each cropped or padded to a fixed squa
 specimen and tagged with its case and patient id (folds are grouped by patient). Selection keeps
 every tumour slice (optionally capped per case) plus a seeded fraction of the tumour-free specimen
 slices, so training sees mostly tumour without forgetting what healthy tissue looks like.
+
+A case whose ground truth exists only on some slices (the published data are 2D lamellae: the
+pathologist outlines the tumour on the one axial slice that matches the pathology section) names them
+in ``annotated_slices``; selection then draws from those slices only, with the same rules (every
+annotated tumour slice, a fraction of the annotated tumour-free ones), because an unannotated slice is
+unknown, not tumour-free.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ class TrainingCase:
     truth_closest_margin_mm: float | None = None  # reference closest margin (pathology / phantom truth)
     grid: Grid | None = None  # full working-grid geometry, when known
     source: str = "memory"
+    # z indices that carry ground truth; None = every slice (a full 3D mask). Only these are trained on.
+    annotated_slices: tuple[int, ...] | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -159,25 +167,38 @@ def select_slices(
     tumour_free_fraction: float,
     max_tumour_slices: int | None,
     rng: np.random.Generator,
+    annotated: Sequence[int] | None = None,
 ) -> list[int]:
-    """z indices: tumour slices (evenly thinned to the cap) + a sampled fraction of tumour-free tissue slices."""
-    tumour_z = np.flatnonzero(tumour.reshape(tumour.shape[0], -1).any(axis=1))
+    """z indices: tumour slices (evenly thinned to the cap) + a sampled fraction of tumour-free tissue slices.
+
+    ``annotated`` (None = all) restricts both kinds to those slices: the rest of the volume has no truth.
+    """
+    allowed = np.ones(tumour.shape[0], dtype=bool)
+    if annotated is not None:
+        allowed[:] = False
+        allowed[[int(z) for z in annotated if 0 <= int(z) < tumour.shape[0]]] = True
+    has_tumour = tumour.reshape(tumour.shape[0], -1).any(axis=1)
+    tumour_z = np.flatnonzero(has_tumour & allowed)
     if max_tumour_slices is not None and tumour_z.size > max_tumour_slices:
         # Evenly spaced keeps both the tumour's edges and its centre; neighbours are near-duplicates anyway.
         tumour_z = tumour_z[
             np.unique(np.linspace(0, tumour_z.size - 1, max_tumour_slices).round().astype(int))
         ]
     area = specimen.reshape(specimen.shape[0], -1).sum(axis=1)
-    has_tumour = tumour.reshape(tumour.shape[0], -1).any(axis=1)
-    free_z = np.flatnonzero((area >= MIN_SPECIMEN_FRACTION * max(area.max(), 1)) & (area > 0) & ~has_tumour)
+    free_z = np.flatnonzero(
+        (area >= MIN_SPECIMEN_FRACTION * max(area.max(), 1)) & (area > 0) & ~has_tumour & allowed
+    )
     n_free = int(round(tumour_free_fraction * free_z.size))
     chosen_free = rng.choice(free_z, size=n_free, replace=False) if n_free else np.array([], dtype=int)
     return sorted(int(z) for z in np.concatenate([tumour_z, chosen_free]))
 
 
 def auto_slice_size(*, specimens: Sequence[np.ndarray], multiple: int) -> int:
-    """Smallest multiple of ``multiple`` that holds the largest in-plane specimen extent of any case."""
-    extent = multiple
+    """Smallest multiple of ``multiple`` that holds the largest in-plane specimen extent of any case.
+
+    At least two multiples: at one, the network's bottleneck is 1x1 pixel and instance normalisation fails.
+    """
+    extent = 2 * multiple
     for specimen in specimens:
         box = _box(specimen.any(axis=0))
         if box is not None:
@@ -225,6 +246,7 @@ def build_slice_set(
             tumour_free_fraction=tumour_free_fraction,
             max_tumour_slices=max_tumour_slices_per_case,
             rng=rng,
+            annotated=case.annotated_slices,
         ):
             specimen_box = _box(specimen[z])
             tumour_box = _box(tumour[z])

@@ -88,6 +88,15 @@ def validate_cases(
             )
         if len(case.spacing) != 3 or any(not np.isfinite(s) or s <= 0 for s in case.spacing):
             problems.append(f"{name}: spacing must be three positive millimetre values, got {case.spacing}")
+        if case.annotated_slices is not None:
+            annotated = list(case.annotated_slices)
+            if not annotated:
+                problems.append(f"{name}: annotated slices are given but empty (None means every slice)")
+            outside = [z for z in annotated if not 0 <= int(z) < mask.shape[0]]
+            if outside:
+                problems.append(
+                    f"{name}: annotated slice(s) {outside} outside the volume's {mask.shape[0]} slices"
+                )
         if not allow_empty_masks and mask.size and not mask.any():
             problems.append(
                 f"{name}: the tumour mask is empty (all zero); fix the ground truth or allow empty masks explicitly"
