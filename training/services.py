@@ -21,6 +21,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 
+import torch
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -168,7 +169,7 @@ def _claim(job_id: int) -> TrainingJob | None:
         if job.attempts >= MAX_ATTEMPTS:
             job.status, job.is_active, job.finished_at = TrainingJob.Status.FAILED, False, timezone.now()
             job.message = (f"gave up after {job.attempts} attempts: the worker stopped each time "
-                           "(killed or out of memory); try fewer cases per batch or a larger worker")
+                           "(killed or out of memory); the worker may need more memory")
             job.save(update_fields=["status", "is_active", "message", "finished_at"])
             return None
         job.status = TrainingJob.Status.RUNNING
@@ -299,7 +300,17 @@ def training_job_execute(*, job_id: int) -> str:
         _fail(job, "stopped: the training ran past the worker's time limit; request fewer epochs")
     except MemoryError:
         _fail(job, "out of memory while training; ask for a worker with more memory")
+    except torch.cuda.OutOfMemoryError:
+        _fail(job, "the GPU ran out of memory while training; ask for a larger GPU or a smaller network")
     except Exception as exc:  # a readable status beats a job stuck in "running"
         logger.exception("training job %s failed", job_id)
         _fail(job, f"{type(exc).__name__}: {exc}")
+    finally:
+        _release_gpu_memory()
     return "failed"
+
+
+def _release_gpu_memory() -> None:
+    """The gpu worker runs inference next: give back the training's cached CUDA memory."""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -11,7 +11,7 @@ from petctweb.roles import is_study_admin, primary_role
 from training import services
 from training.api import jobs_overview
 
-POLL_SECONDS = 2
+POLL_SECONDS = 3
 
 
 @login_required
