@@ -107,11 +107,11 @@ def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
     return case
 
 
-def case_import(*, path: Path, source: str, user=None) -> list[ImportedCase]:
+def case_import(*, path: Path, source: str, user=None, split_patients: bool = False) -> list[ImportedCase]:
     """Import every PET/CT study found under ``path`` (file, .zip or folder tree).
 
     All studies are read and validated before anything is stored, so a bad file anywhere stores
-    nothing. Inference is requested for each new case when automatic inference is on.
+    nothing. Uploads hold one patient; ``split_patients`` lets a folder archive from disk hold many. Inference is requested for each new case when automatic inference is on.
     """
     try:
         studies = load_studies(
@@ -119,6 +119,7 @@ def case_import(*, path: Path, source: str, user=None) -> list[ImportedCase]:
             working_spacing_mm=settings.PETCTWEB_WORKING_SPACING_MM,
             deid_secret=settings.PETCTWEB_DEID_SECRET,
             case_code=lambda _patient_key: _new_case_code(),
+            split_patients=split_patients,
         )
     except IngestError as exc:
         raise DomainError(str(exc), code=getattr(exc, "code", "invalid_dicom")) from exc

@@ -94,8 +94,12 @@ def load_studies(
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     max_ratio: float = DEFAULT_MAX_RATIO,
     temp_parent: Path | None = None,
+    split_patients: bool = False,
 ) -> list[LoadedStudy]:
     """Every PET-CT study in the upload at ``path`` (one patient), de-identified and on one grid.
+
+    ``split_patients`` accepts several patients (a folder archive imported from disk) and loads
+    each patient's studies in turn; without it, two patients in one upload are refused.
 
     ``case_code`` is the pseudonym written as PatientID/PatientName, or a callable that receives
     the patient key and returns it (so the caller can reuse the code of a patient seen before).
@@ -111,74 +115,83 @@ def load_studies(
         temp_parent=temp_parent,
     ) as collected:
         read = read_headers(candidates=collected.files)
-        pairing = pair_series(files=read.files)
-        key = patient_key(patient_id=pairing.patient_id, secret=deid_secret)
-        code = case_code(key) if callable(case_code) else case_code
-        common = [*collected.warnings, *read.warnings, *pairing.warnings]
-        for pair in pairing.pairs:
-            warnings = list(common)
-            ct = load_series(files=pair.ct.files, label=pair.ct.label())
-            pet = load_series(files=pair.pet.files, label=pair.pet.label())
-            warnings += ct.warnings + pet.warnings
-            suv = compute_suv(headers=pet.headers)  # before de-identification drops private tags
-            pet_volume, suv = _pet_in_bqml(pet, suv)
-            warnings += list(suv.warnings)
-            if suv.factor is None:
-                warnings.append(f"SUV unavailable: {suv.reason} PET values are in {suv.pet_value_unit}.")
+        groups = _files_by_patient(read.files) if split_patients else [read.files]
+        for files in groups:
+            pairing = pair_series(files=files)
+            key = patient_key(patient_id=pairing.patient_id, secret=deid_secret)
+            code = case_code(key) if callable(case_code) else case_code
+            common = [*collected.warnings, *read.warnings, *pairing.warnings]
+            for pair in pairing.pairs:
+                warnings = list(common)
+                ct = load_series(files=pair.ct.files, label=pair.ct.label())
+                pet = load_series(files=pair.pet.files, label=pair.pet.label())
+                warnings += ct.warnings + pet.warnings
+                suv = compute_suv(headers=pet.headers)  # before de-identification drops private tags
+                pet_volume, suv = _pet_in_bqml(pet, suv)
+                warnings += list(suv.warnings)
+                if suv.factor is None:
+                    warnings.append(f"SUV unavailable: {suv.reason} PET values are in {suv.pet_value_unit}.")
 
-            def deid(header: Dataset) -> Dataset:
-                # In place: these header objects are ours and not used again after this.
-                return deidentify_dataset(
-                    dataset=header,
+                def deid(header: Dataset, code: str = code, patient_id: str = pairing.patient_id) -> Dataset:
+                    # In place: these header objects are ours and not used again after this.
+                    return deidentify_dataset(
+                        dataset=header,
+                        secret=deid_secret,
+                        case_code=code,
+                        patient_id=patient_id,
+                        keep_descriptions=keep_descriptions,
+                        retain_patient_characteristics=retain_patient_characteristics,
+                        in_place=True,
+                    )
+
+                # All CT headers are kept (SEG export); one pass shares the work between the slices.
+                ct_headers = deidentify_datasets(
+                    datasets=ct.headers,
                     secret=deid_secret,
                     case_code=code,
                     patient_id=pairing.patient_id,
                     keep_descriptions=keep_descriptions,
                     retain_patient_characteristics=retain_patient_characteristics,
-                    in_place=True,
                 )
-
-            # All CT headers are kept (SEG export); one pass shares the work between the slices.
-            ct_headers = deidentify_datasets(
-                datasets=ct.headers,
-                secret=deid_secret,
-                case_code=code,
-                patient_id=pairing.patient_id,
-                keep_descriptions=keep_descriptions,
-                retain_patient_characteristics=retain_patient_characteristics,
-            )
-            metadata = study_metadata(ct=ct_headers[0], pet=deid(pet.headers[0]))
-            grid = working_grid(reference=ct.volume.grid, spacing_mm=working_spacing_mm)
-            _check_overlap(pet=pet_volume.grid, working=grid, label=pair.pet.label())
-            metadata["CT"]["grid"] = ct.volume.grid.to_dict()
-            metadata["PET"]["grid"] = pet_volume.grid.to_dict()
-            metadata["working_grid"] = grid.to_dict()
-            metadata["SUV"] = suv.to_dict()
-            if not retain_patient_characteristics:  # the weight is a patient characteristic too
-                metadata["SUV"]["patient_weight_kg"] = None
-            metadata["pet_units"] = suv.pet_value_unit
-            studies.append(
-                LoadedStudy(
-                    study_uid=str(ct_headers[0].StudyInstanceUID),
-                    patient_key=key,
-                    case_code=code,
-                    ct_acquired=ct.volume.grid,
-                    pet_acquired=pet_volume.grid,
-                    ct_working=resample(
-                        volume=ct.volume, grid=grid, order=1, fill=CT_FILL_HU, antialias=True
-                    ),
-                    pet_working=resample(
-                        volume=pet_volume, grid=grid, order=1, fill=PET_FILL, antialias=True
-                    ),
-                    pet_units=suv.pet_value_unit,
-                    suv=suv,
-                    metadata=metadata,
-                    warnings=warnings,
-                    source_ct_datasets=ct_headers,
+                metadata = study_metadata(ct=ct_headers[0], pet=deid(pet.headers[0]))
+                grid = working_grid(reference=ct.volume.grid, spacing_mm=working_spacing_mm)
+                _check_overlap(pet=pet_volume.grid, working=grid, label=pair.pet.label())
+                metadata["CT"]["grid"] = ct.volume.grid.to_dict()
+                metadata["PET"]["grid"] = pet_volume.grid.to_dict()
+                metadata["working_grid"] = grid.to_dict()
+                metadata["SUV"] = suv.to_dict()
+                if not retain_patient_characteristics:  # the weight is a patient characteristic too
+                    metadata["SUV"]["patient_weight_kg"] = None
+                metadata["pet_units"] = suv.pet_value_unit
+                studies.append(
+                    LoadedStudy(
+                        study_uid=str(ct_headers[0].StudyInstanceUID),
+                        patient_key=key,
+                        case_code=code,
+                        ct_acquired=ct.volume.grid,
+                        pet_acquired=pet_volume.grid,
+                        ct_working=resample(
+                            volume=ct.volume, grid=grid, order=1, fill=CT_FILL_HU, antialias=True
+                        ),
+                        pet_working=resample(
+                            volume=pet_volume, grid=grid, order=1, fill=PET_FILL, antialias=True
+                        ),
+                        pet_units=suv.pet_value_unit,
+                        suv=suv,
+                        metadata=metadata,
+                        warnings=warnings,
+                        source_ct_datasets=ct_headers,
+                    )
                 )
-            )
-            del ct, pet, pet_volume  # free the acquired-resolution arrays before the next study
+                del ct, pet, pet_volume  # free the acquired-resolution arrays before the next study
     return studies
+
+
+def _files_by_patient(files: list) -> list[list]:
+    groups: dict[str, list] = {}
+    for item in files:
+        groups.setdefault(str(item.header.get("PatientID", "") or ""), []).append(item)
+    return list(groups.values())
 
 
 def load_series_volume(*, path: Path, series_uid: str | None = None) -> LoadedSeries:

@@ -85,8 +85,12 @@ def test_reimporting_the_same_study_is_refused_without_storing(one_case_dir):
 
 
 def _expect_cli_error(path: Path, pattern: str) -> None:
+    _expect_cli_error_args([str(path)], pattern)
+
+
+def _expect_cli_error_args(args: list[str], pattern: str) -> None:
     with pytest.raises(CommandError, match=pattern):
-        call_command("import_dicom", str(path))
+        call_command("import_dicom", *args)
     assert Case.objects.count() == 0
     assert CaseVolume.objects.count() == 0
 
@@ -117,10 +121,18 @@ def test_missing_slice_is_reported(one_case_dir):
     _expect_cli_error(one_case_dir, "(?i)missing")
 
 
-def test_two_patients_in_one_import_are_refused(phantom_dir, tmp_path):
+def test_two_patients_in_one_upload_are_refused(phantom_dir, tmp_path, client_for):
     shutil.copytree(phantom_dir / "case_0000", tmp_path / "a")
     shutil.copytree(phantom_dir / "case_0001", tmp_path / "b")
-    _expect_cli_error(tmp_path, "(?i)patient")
+    response = _upload(client_for("study_admin"), [("two.zip", _zip_of(tmp_path))])
+    assert response.status_code == 400 and response.json()["code"] == "multiple_patients"
+    _expect_cli_error_args([str(tmp_path), "--single-patient"], "(?i)patient")
+
+
+def test_folder_archive_with_several_patients_imports_each_from_disk(phantom_dir):
+    reports = run_import_json(phantom_dir)
+    assert len(reports) == 2 and len({r["case"] for r in reports}) == 2
+    assert Case.objects.values("patient_key").distinct().count() == 2
 
 
 def test_missing_pixel_data_is_refused(one_case_dir):

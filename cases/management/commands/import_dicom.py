@@ -30,12 +30,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
         parser.add_argument("--json", action="store_true", help="print one JSON report per imported case")
+        parser.add_argument("--single-patient", action="store_true",
+                            help="refuse a PATH that holds more than one patient (as browser uploads do)")
 
     def handle(self, *args, path: Path, **options):
         if not path.exists():
             raise CommandError(f"{path} does not exist")
         try:
-            imported = case_import(path=path, source=Case.Source.IMPORT)
+            imported = case_import(path=path, source=Case.Source.IMPORT, split_patients=not options["single_patient"])
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         reports = [import_report(item) for item in imported]

@@ -42,7 +42,7 @@ class Command(BaseCommand):
             out_dir = Path(settings.VAR_DIR) / "demo-phantoms"
             self.stdout.write(f"generating {cases} demo specimen(s) in {out_dir} …")
             generate_phantoms(out_dir=out_dir, n=cases, seed=seed, size="full")
-            imported = case_import(path=out_dir, source=Case.Source.IMPORT)
+            imported = case_import(path=out_dir, source=Case.Source.IMPORT, split_patients=True)
             self.stdout.write(f"imported demo cases: {', '.join(item.case.code for item in imported)}")
         self.stdout.write("\nDemo accounts (username / password / role):")
         for username, password, role in credentials:
