@@ -1,7 +1,8 @@
-"""Fixtures shared by the app-level tests: users per role, clients, storage, generated phantoms."""
+"""Fixtures shared by all tests: users per role, API clients, isolated storage, generated phantoms."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -59,3 +60,100 @@ def tiny_bundle(phantom_dir, tmp_path_factory) -> Path:
                    test_cases=None, out_dir=out, slice_size=64, max_tumour_slices_per_case=4, augment=False,
                    name="tiny", version="test", show_progress=False)
     return out
+
+
+@pytest.fixture(autouse=True)
+def isolated_media(settings, tmp_path):
+    """Each test stores volumes and models in its own folder; inference waits to be asked for."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PETCTWEB_MODEL_ROOT = tmp_path / "media" / "models"
+    settings.PETCTWEB_AUTO_INFERENCE = False
+
+
+def make_user(django_user_model, username: str, *roles: str, superuser: bool = False):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username=username, password="pw-" + username)
+    if superuser:
+        user.is_superuser = user.is_staff = True
+        user.save()
+    for role in roles:
+        group, _ = Group.objects.get_or_create(name=role)
+        user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def users(db, django_user_model, settings):
+    from petctweb.roles import PATHOLOGIST, READER, STUDY_ADMIN
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+    return {
+        "superuser": make_user(django_user_model, "root", superuser=True),
+        "study_admin": make_user(django_user_model, "admin1", STUDY_ADMIN),
+        "reader": make_user(django_user_model, "reader1", READER),
+        "reader2": make_user(django_user_model, "reader2", READER),
+        "reader3": make_user(django_user_model, "reader3", READER),
+        "pathologist": make_user(django_user_model, "path1", PATHOLOGIST),
+        "no_role": make_user(django_user_model, "nobody"),
+    }
+
+
+@pytest.fixture
+def client_for(users):
+    """An API client logged in as the user of a role (None: anonymous)."""
+    from rest_framework.test import APIClient
+
+    def make(role: str | None) -> APIClient:
+        client = APIClient()
+        if role is not None:
+            client.force_login(users[role])
+        return client
+
+    return make
+
+
+# --- Playwright driving Debian's Chromium (browser tests) ------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+
+# Playwright's sync API runs an event loop; Django must allow ORM calls from this thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (scripts/test.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shot():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = SHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        return path
+
+    return take

@@ -10,61 +10,15 @@ import itertools
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import Group
-from rest_framework.test import APIClient
 
 from cases.imaging.volume import Grid
 from cases.models import Case, CaseVolume
 from cases.volume_store import store_array
 from inference.maskcodec import encode_rle
 from inference.models import InferenceRun, MarginResult, ModelVersion, Segmentation
-from petctweb.roles import PATHOLOGIST, READER, STUDY_ADMIN
 
 SHAPE = (4, 6, 8)
 _codes = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def isolated_media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PETCTWEB_MODEL_ROOT = tmp_path / "media" / "models"
-    settings.PETCTWEB_AUTO_INFERENCE = False
-
-
-def _user(django_user_model, username: str, *roles: str, superuser: bool = False):
-    user = django_user_model.objects.create_user(username=username, password="pw-" + username)
-    if superuser:
-        user.is_superuser = user.is_staff = True
-        user.save()
-    for role in roles:
-        group, _ = Group.objects.get_or_create(name=role)
-        user.groups.add(group)
-    return user
-
-
-@pytest.fixture
-def users(db, django_user_model, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
-    return {
-        "superuser": _user(django_user_model, "root", superuser=True),
-        "study_admin": _user(django_user_model, "admin1", STUDY_ADMIN),
-        "reader": _user(django_user_model, "reader1", READER),
-        "reader2": _user(django_user_model, "reader2", READER),
-        "reader3": _user(django_user_model, "reader3", READER),
-        "pathologist": _user(django_user_model, "path1", PATHOLOGIST),
-        "no_role": _user(django_user_model, "nobody"),
-    }
-
-
-@pytest.fixture
-def client_for(users):
-    def make(role: str | None) -> APIClient:
-        client = APIClient()
-        if role is not None:
-            client.force_login(users[role])
-        return client
-
-    return make
 
 
 def make_case(code: str | None = None, shape=SHAPE) -> Case:

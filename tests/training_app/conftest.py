@@ -11,16 +11,13 @@ import io
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import call_command
-from rest_framework.test import APIClient
 
 from cases.imaging.resample import resample
 from cases.imaging.volume import Volume
 from cases.models import Case
 from inference.maskcodec import ENCODING, encode_rle
 from inference.reader_masks import segmentation_save
-from petctweb.roles import PATHOLOGIST, READER, STUDY_ADMIN
 from studies.services import ground_truth_record, ground_truth_sign_off
 from training.loop.sources import read_nifti
 
@@ -34,40 +31,6 @@ def isolated_storage(settings, tmp_path):
     settings.PETCTWEB_MODEL_ROOT = tmp_path / "media" / "models"
     settings.VAR_DIR = tmp_path / "var"  # training bundles and reports
     settings.PETCTWEB_AUTO_INFERENCE = False
-
-
-def _user(django_user_model, username: str, *roles: str, superuser: bool = False):
-    user = django_user_model.objects.create_user(username=username, password="pw-" + username)
-    if superuser:
-        user.is_superuser = user.is_staff = True
-        user.save()
-    for role in roles:
-        group, _ = Group.objects.get_or_create(name=role)
-        user.groups.add(group)
-    return user
-
-
-@pytest.fixture
-def users(db, django_user_model, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
-    return {
-        "superuser": _user(django_user_model, "root", superuser=True),
-        "study_admin": _user(django_user_model, "admin1", STUDY_ADMIN),
-        "reader": _user(django_user_model, "reader1", READER),
-        "pathologist": _user(django_user_model, "path1", PATHOLOGIST),
-        "no_role": _user(django_user_model, "nobody"),
-    }
-
-
-@pytest.fixture
-def client_for(users):
-    def make(role: str | None) -> APIClient:
-        client = APIClient()
-        if role is not None:
-            client.force_login(users[role])
-        return client
-
-    return make
 
 
 def outline_ground_truth(*, case: Case, pathologist, outline: np.ndarray, slice_index: int | None,

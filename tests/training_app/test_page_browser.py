@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import browser, login, page  # noqa: F401 - pytest fixtures
+from tests.browser.conftest import login
 from training.models import TrainingJob
 from training.services import training_job_execute
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_retrain_from_the_page_with_live_progress(page, live_server, users, tiny_truth, monkeypatch):  # noqa: F811
+def test_retrain_from_the_page_with_live_progress(page, live_server, users, tiny_truth, monkeypatch):
     queued = []
     monkeypatch.setattr("training.services._enqueue", queued.append)  # no broker: the test plays the worker
     login(page, live_server, "admin1", "pw-admin1")

@@ -4,6 +4,13 @@
 are generated with ``cases.phantoms`` (training and held-out test batches from different seeds, so no
 synthetic patient is in both), read back through the product's DICOM ingestion, and trained with
 ``train_ensemble``. Run it directly with ``python -m training.loop.demo --out DIR``.
+
+Measured with these defaults (2 shared CPU cores, other jobs running): phantom generation ~50 s,
+DICOM ingestion ~40 s, training ~8 min (5 folds x 12 epochs, ~430 slices of 64 x 64 per fold),
+held-out evaluation ~6 s. Result: CV Dice 0.74 +/- 0.32 over 200 tumour slices; on 10 held-out
+phantoms Dice 0.90 +/- 0.04 and margin status at 1 mm 5 TP / 5 TN / 0 FP / 0 FN (F1 1.0). With only
+five negative test cases one false positive costs 0.2 specificity; an earlier run with stronger
+intensity augmentation had two (F1 0.83).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from training.loop.data import TrainingCase, build_slice_set
 from training.loop.evaluate import TestMetrics, evaluate_ensemble
 from training.loop.folds import assign_folds, fold_indices
 from training.loop.loop import FoldMetrics, ProgressCallback, TrainSettings, resolve_device, train_fold
-from training.loop.report import plot_learning_curves, write_json
+from training.loop.report import jsonable, plot_learning_curves, write_json
 from training.loop.validation import TrainingInputError, validate_cases
 
 REPORT_JSON = "report.json"
@@ -213,8 +213,8 @@ def train_ensemble(
         path=out_dir,
         config=config,
         state_dicts=state_dicts,
-        metrics=_finite(metrics_summary),
-        training=_finite(training_summary),
+        metrics=jsonable(metrics_summary),  # model.json is strict JSON: NaN -> null
+        training=jsonable(training_summary),
         name=name,
         version=version,
         overwrite=overwrite,
@@ -258,10 +258,3 @@ def train_ensemble(
         slice_size=int(slices.images.shape[-1]),
         device=str(torch_device),
     )
-
-
-def _finite(value):
-    """model.json is strict JSON: NaN becomes null."""
-    from training.loop.report import _jsonable
-
-    return _jsonable(value)

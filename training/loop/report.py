@@ -17,12 +17,12 @@ import matplotlib.pyplot as plt  # noqa: E402 - must follow the backend choice
 from training.loop.loop import FoldMetrics  # noqa: E402
 
 
-def _jsonable(value):
+def jsonable(value):
     """NaN/inf become null (JSON has no NaN); tuples become lists; numpy scalars become Python numbers."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -35,7 +35,7 @@ def write_json(*, path: Path, payload: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(handle, "w") as file:
-        json.dump(_jsonable(payload), file, indent=2, sort_keys=True, allow_nan=False)
+        json.dump(jsonable(payload), file, indent=2, sort_keys=True, allow_nan=False)
     os.replace(tmp, path)
     return path
 

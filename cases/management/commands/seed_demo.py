@@ -41,7 +41,7 @@ class Command(BaseCommand):
         if not Case.objects.exists() and cases > 0:
             out_dir = Path(settings.VAR_DIR) / "demo-phantoms"
             self.stdout.write(f"generating {cases} demo specimen(s) in {out_dir} …")
-            generate_phantoms(out_dir=out_dir, n=cases, seed=seed, size="full")
+            generate_phantoms(out_dir=out_dir, n=cases, seed=seed, size="small")
             imported = case_import(path=out_dir, source=Case.Source.IMPORT, split_patients=True)
             self.stdout.write(f"imported demo cases: {', '.join(item.case.code for item in imported)}")
         self.stdout.write("\nDemo accounts (username / password / role):")
