@@ -19,7 +19,7 @@ def segmentation_nifti_bytes(*, segmentation: Segmentation) -> bytes:
     return mask_to_nifti(mask=segmentation_mask(segmentation), grid=segmentation.case.grid)
 
 
-def segmentation_dicom_seg_bytes(*, segmentation: Segmentation) -> bytes:
+def segmentation_dicom_seg_bytes(*, segmentation: Segmentation, series_description: str = "") -> bytes:
     case = segmentation.case
     model = segmentation.model_version
     dataset = mask_to_dicom_seg(
@@ -29,7 +29,8 @@ def segmentation_dicom_seg_bytes(*, segmentation: Segmentation) -> bytes:
         ct_grid=Grid.from_dict(case.ct_acquired),
         model_name=model.name if model else "reader",
         model_version=model.version if model else str(segmentation.version),
-        series_description=f"Tumour ({segmentation.source}) {case.code}",
+        series_description=series_description or f"Tumour ({segmentation.source}) {case.code}",
+        manual=segmentation.source != Segmentation.Source.MODEL,
     )
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)

@@ -2,8 +2,6 @@
 
 The network works on the isotropic working grid; DICOM SEG must lie on the source CT's frames,
 so the mask is first resampled (nearest neighbour, labels never blend) onto the CT grid.
-``labels_to_grid`` is a local nearest-neighbour resampler; TODO(lead): de-duplicate with
-cases/imaging/resample.py once that exists.
 
 Source CT datasets may be header-only (read with ``stop_before_pixels``): highdicom's
 Segmentation only reads geometry, UIDs and patient/study attributes from them, never PixelData.
@@ -19,38 +17,21 @@ import nibabel as nib
 import numpy as np
 import pydicom
 from pydicom.sr.codedict import codes
-from scipy import ndimage
 
-from cases.imaging.volume import Grid
-
-_REVERSE = np.eye(3)[::-1]  # (i, j, k) <-> (k, j, i)
+from cases.imaging.resample import resample
+from cases.imaging.volume import Grid, Volume
 
 
 def labels_to_grid(*, labels: np.ndarray, source_grid: Grid, target_grid: Grid) -> np.ndarray:
     """Nearest-neighbour resampling of a (k, j, i) label array from ``source_grid`` onto ``target_grid``.
 
-    Target voxels whose centre falls outside the source grid get label 0.
+    Target voxels whose centre falls outside the source grid get label 0. The one patient-space
+    resampler of the product does the work (order 0 keeps the labels' dtype).
     """
     labels = np.asarray(labels)
     if tuple(labels.shape) != tuple(source_grid.shape):
         raise ValueError(f"labels {labels.shape} do not match the source grid {source_grid.shape}")
-    # Target (i, j, k) -> patient -> source (i, j, k), rewritten for (k, j, i) arrays.
-    target_to_source = np.linalg.inv(source_grid.affine()) @ target_grid.affine()
-    matrix = _REVERSE @ target_to_source[:3, :3] @ _REVERSE
-    offset = _REVERSE @ target_to_source[:3, 3]
-    # Snap float noise (e.g. 2.9999999) so exact voxel correspondences stay exact.
-    matrix = np.where(np.abs(matrix - np.round(matrix)) < 1e-9, np.round(matrix), matrix)
-    offset = np.where(np.abs(offset - np.round(offset)) < 1e-9, np.round(offset), offset)
-    return ndimage.affine_transform(
-        labels,
-        matrix,
-        offset=offset,
-        output_shape=tuple(target_grid.shape),
-        order=0,
-        mode="constant",
-        cval=0,
-        output=labels.dtype,
-    )
+    return resample(volume=Volume(array=labels, grid=source_grid), grid=target_grid, order=0, fill=0).array
 
 
 def mask_to_nifti(*, mask: np.ndarray, grid: Grid) -> bytes:
@@ -92,8 +73,13 @@ def mask_to_dicom_seg(
     series_description: str,
     series_number: int = 900,
     manufacturer: str = "petctweb",
+    manual: bool = False,
 ) -> pydicom.Dataset:
-    """A binary DICOM SEG ("Tumor", automatic, by the named model) on the frames of the source CT."""
+    """A binary DICOM SEG ("Tumor") on the frames of the source CT.
+
+    Automatic (by the named model) by default; ``manual`` marks a person's mask (a reader's edit or
+    a pathologist's outline), which carries no algorithm identification.
+    """
     if not source_ct_datasets:
         raise ValueError("no source CT images given")
     ct_mask = labels_to_grid(
@@ -108,8 +94,10 @@ def mask_to_dicom_seg(
         segment_label="Tumor",
         segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
         segmented_property_type=codes.SCT.Tumor,
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=algorithm,
+        algorithm_type=(
+            hd.seg.SegmentAlgorithmTypeValues.MANUAL if manual else hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC
+        ),
+        algorithm_identification=None if manual else algorithm,
     )
     seg = hd.seg.Segmentation(
         source_images=list(source_ct_datasets),
@@ -126,7 +114,9 @@ def mask_to_dicom_seg(
         device_serial_number="none",
         series_description=series_description[:64],
         content_label="TUMOR",
-        content_description=f"AI tumour segmentation, {model_name} {model_version}"[:64],
+        content_description=(
+            series_description if manual else f"AI tumour segmentation, {model_name} {model_version}"
+        )[:64],
         omit_empty_frames=False,  # one frame per CT image: simple for every viewer, tiny when BINARY
     )
     return seg

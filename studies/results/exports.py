@@ -15,8 +15,6 @@ import warnings
 import zipfile
 from typing import IO, Any
 
-import pydicom
-
 from studies.models import FACES
 from studies.results.report import mrmc_data
 from studies.results.table import StudyTable
@@ -309,21 +307,6 @@ def imrmc_text(table: StudyTable) -> str:
 # --- masks ---------------------------------------------------------------------------------------
 
 
-def _manual_seg(payload: bytes, *, label: str) -> bytes:
-    """Mark a DICOM SEG of a person's mask as MANUAL (the shared exporter writes AI segmentations)."""
-    ds = pydicom.dcmread(io.BytesIO(payload))
-    for segment in ds.SegmentSequence:
-        segment.SegmentAlgorithmType = "MANUAL"
-        for keyword in ("SegmentAlgorithmName", "SegmentationAlgorithmIdentificationSequence"):
-            if keyword in segment:
-                delattr(segment, keyword)
-    ds.ContentDescription = label[:64]
-    ds.SeriesDescription = label[:64]
-    out = io.BytesIO()
-    ds.save_as(out, enforce_file_format=True)
-    return out.getvalue()
-
-
 @contextlib.contextmanager
 def _quiet_highdicom():
     """highdicom logs every copied module at INFO and warns about the pseudonymous one-word patient name."""
@@ -382,9 +365,8 @@ def write_masks_zip(table: StudyTable, target: IO[bytes]) -> dict:
                 entry["dicom_seg_skipped"] = "no source CT headers stored for this case (DICOM SEG needs them)"
             else:
                 try:
-                    payload = segmentation_dicom_seg_bytes(segmentation=seg)
-                    if item["source"] != "model":
-                        payload = _manual_seg(payload, label=f"Tumour ({item['source']} {item['who']}) {item['case']}")
+                    label = f"Tumour ({item['source']} {item['who']}) {item['case']}"
+                    payload = segmentation_dicom_seg_bytes(segmentation=seg, series_description=label)
                     archive.writestr(f"{stem}.dcm", payload)
                     entry["dicom_seg"] = f"{stem}.dcm"
                 except (ValueError, OSError, KeyError, AttributeError) as exc:
