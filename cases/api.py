@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
@@ -14,15 +13,15 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from cases.models import Case
-from cases.payloads import case_detail, case_summary
-from cases.selectors import case_get_for_user, case_list, case_volume
+from cases.payloads import case_detail, case_summaries_for, case_summary
+from cases.selectors import case_get_for_user, case_volume
 from cases.services import case_import
 from cases.upload import check_upload_size, save_uploaded_files
-from cases.volume_store import read_payload
+from cases.volume_http import volume_response
 from inference.selectors import model_segmentation_latest
 from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole, IsStudyAdmin
-from studies.selectors import case_access
+from studies.selectors import case_access, ensure_model_visible
 
 
 class CaseListApi(APIView):
@@ -30,10 +29,7 @@ class CaseListApi(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        cases = case_list(user=request.user).prefetch_related("inference_runs")
-        return Response({"results": [
-            case_summary(case, can_see_model=case_access(user=request.user, case=case).can_see_model) for case in cases
-        ]})
+        return Response({"results": case_summaries_for(user=request.user)})
 
 
 class CaseDetailApi(APIView):
@@ -67,20 +63,6 @@ class CaseUploadApi(APIView):
         )
 
 
-def _volume_response(request, *, payload_name: str, dtype: str, shape, etag: str) -> HttpResponse:
-    quoted = f'"{etag}"'
-    if request.headers.get("If-None-Match") == quoted:
-        return HttpResponseNotModified()
-    response = HttpResponse(read_payload(payload_name), content_type="application/octet-stream")
-    response["Content-Encoding"] = "gzip"
-    response["X-Volume-Shape"] = ",".join(str(s) for s in shape)
-    response["X-Volume-Dtype"] = dtype
-    response["ETag"] = quoted
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Access-Control-Expose-Headers"] = "X-Volume-Shape, X-Volume-Dtype"
-    return response
-
-
 class CaseVolumeApi(APIView):
     """Raw little-endian voxels (C order, z-y-x), gzip content encoding; shape and dtype in headers."""
 
@@ -91,11 +73,10 @@ class CaseVolumeApi(APIView):
         shape = case.grid.shape
         if kind in ("ct", "pet", "specimen"):
             volume = case_volume(case=case, kind=kind)
-            return _volume_response(request, payload_name=volume.file.name, dtype=volume.dtype, shape=volume.shape,
+            return volume_response(request, payload_name=volume.file.name, dtype=volume.dtype, shape=volume.shape,
                                     etag=volume.sha256)
         if kind in ("model_mask", "uncertainty"):
-            if not case_access(user=request.user, case=case).can_see_model:
-                raise DomainError("the model's output is hidden in this reading session", code="blinded", http_status=403)
+            ensure_model_visible(user=request.user, case=case)
             segmentation = model_segmentation_latest(case=case)
             if segmentation is None:
                 raise DomainError(f"case {case.code} has no model result yet", code="not_found", http_status=404)
@@ -103,5 +84,5 @@ class CaseVolumeApi(APIView):
                 name, dtype = segmentation.mask_file.name, "uint8"
             else:
                 name, dtype = segmentation.uncertainty_file.name, "float16"
-            return _volume_response(request, payload_name=name, dtype=dtype, shape=shape, etag=f"seg{segmentation.pk}-{kind}")
+            return volume_response(request, payload_name=name, dtype=dtype, shape=shape, etag=f"seg{segmentation.pk}-{kind}")
         raise DomainError(f"unknown volume '{kind}'", code="not_found", http_status=404)

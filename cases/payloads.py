@@ -58,6 +58,15 @@ def case_summary(case: Case, *, can_see_model: bool = True) -> dict:
     }
 
 
+def case_summaries_for(*, user) -> list[dict]:
+    """The case list a user sees, each summary blinded where the model's output is hidden from them."""
+    from cases.selectors import case_list
+    from studies.selectors import case_access
+
+    return [case_summary(case, can_see_model=case_access(user=user, case=case).can_see_model)
+            for case in case_list(user=user)]
+
+
 def case_detail(case: Case, *, can_see_model: bool = True, user=None, can_see_ground_truth: bool = False) -> dict:
     base = reverse("api-case-detail", kwargs={"code": case.code})
     segmentation = model_segmentation_latest(case=case) if can_see_model else None

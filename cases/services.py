@@ -65,9 +65,6 @@ def _discard_files(names: list[str]) -> None:
 
 
 def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
-    if Case.objects.filter(study_key=study.study_uid).exists():
-        existing = Case.objects.get(study_key=study.study_uid)
-        raise DomainError(f"this study was already imported as case {existing.code}", code="duplicate_study", http_status=409)
     code = study.case_code
     suffix = 2
     while Case.objects.filter(code=code).exists():  # a second study of the same patient

@@ -8,8 +8,8 @@ from django.http import Http404
 from django.shortcuts import render
 
 from audit.services import audit_record
-from cases.payloads import case_detail, case_summary
-from cases.selectors import case_get_for_user, case_list
+from cases.payloads import case_detail, case_summaries_for
+from cases.selectors import case_get_for_user
 from petctweb.errors import DomainError
 from petctweb.roles import READER, is_study_admin, primary_role, user_roles
 from studies.selectors import case_access
@@ -18,10 +18,7 @@ from studies.services import assignment_open
 
 @login_required
 def case_list_page(request):
-    cases = [
-        case_summary(case, can_see_model=case_access(user=request.user, case=case).can_see_model)
-        for case in case_list(user=request.user)
-    ]
+    cases = case_summaries_for(user=request.user)
     return render(request, "frontend/case_list.html", {
         "cases": cases, "can_upload": is_study_admin(request.user), "role": primary_role(request.user),
     })

@@ -16,7 +16,7 @@ from inference.selectors import model_segmentation_latest, model_version_get
 from inference.services import inference_run_request
 from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole, IsStudyAdmin
-from studies.selectors import case_access
+from studies.selectors import ensure_model_visible
 
 
 class InferenceRequestApi(APIView):
@@ -48,8 +48,7 @@ class InferenceRunApi(APIView):
         if run is None:
             raise DomainError("no such inference run", code="not_found", http_status=404)
         case = case_get_for_user(code=run.case.code, user=request.user)  # object-level visibility
-        if not case_access(user=request.user, case=case).can_see_model:
-            raise DomainError("the model's output is hidden in this reading session", code="blinded", http_status=403)
+        ensure_model_visible(user=request.user, case=case)
         return Response(run_payload(run))
 
 
@@ -69,8 +68,7 @@ class ResultExportApi(APIView):
 
     def get(self, request, code: str, fmt: str):
         case = case_get_for_user(code=code, user=request.user)
-        if not case_access(user=request.user, case=case).can_see_model:
-            raise DomainError("the model's output is hidden in this reading session", code="blinded", http_status=403)
+        ensure_model_visible(user=request.user, case=case)
         segmentation = model_segmentation_latest(case=case)
         if segmentation is None:
             raise DomainError(f"case {case.code} has no model result to export", code="not_found", http_status=404)

@@ -73,9 +73,3 @@ def draft_save(*, case: Case, author, source: str, shape, encoding: str, data: s
 def draft_get(*, case: Case, author, source: str) -> Segmentation | None:
     return Segmentation.objects.filter(case=case, author=author, source=source, is_draft=True).first()
 
-
-def my_latest_segmentation(*, case: Case, author, source: str) -> Segmentation | None:
-    return (
-        Segmentation.objects.filter(case=case, author=author, source=source, is_draft=False)
-        .order_by("-version").first()
-    )

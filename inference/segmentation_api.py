@@ -6,8 +6,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cases.api import _volume_response
 from cases.selectors import case_get_for_user
+from cases.volume_http import volume_response
 from inference.models import Segmentation
 from inference.reader_masks import draft_get, draft_save, segmentation_save
 from petctweb.errors import DomainError
@@ -102,5 +102,5 @@ class SegmentationMaskApi(APIView):
         )
         if not allowed:
             raise DomainError("no such segmentation that you may see", code="not_found", http_status=404)
-        return _volume_response(request, payload_name=segmentation.mask_file.name, dtype="uint8",
+        return volume_response(request, payload_name=segmentation.mask_file.name, dtype="uint8",
                                 shape=case.grid.shape, etag=f"seg{segmentation.pk}")

@@ -561,3 +561,11 @@ def assignment_for(*, session: ReadingSession, case: Case) -> Assignment | None:
 
 def study_reader_exists(*, study: Study, user) -> bool:
     return StudyReader.objects.filter(study=study, reader=user).exists()
+
+
+def ensure_model_visible(*, user, case: Case) -> None:
+    """Refuse (403) the model's output to a user who is blinded to it on this case."""
+    from petctweb.errors import DomainError
+
+    if not case_access(user=user, case=case).can_see_model:
+        raise DomainError("the model's output is hidden in this reading session", code="blinded", http_status=403)
