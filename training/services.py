@@ -206,6 +206,7 @@ def _metrics(report_json: Path) -> dict:
         "cv_dice_mean": report["cross_validation"]["dice_mean"],
         "cv_dice_sd": report["cross_validation"]["dice_sd"],
         "cv_images": report["cross_validation"]["images"],
+        "cv_substantial_slices": report["cross_validation"].get("substantial_slices"),
         "folds": [{key: fold.get(key) for key in ("fold", "val_patients", "train_slices", "val_slices",
                                                   "val_tumour_slices", "best_epoch", "val_dice_mean", "val_dice_sd")}
                   for fold in report.get("folds", [])],

@@ -227,7 +227,8 @@ def build_fibro(
 class TumourShape:
     """A tumour on a local patch with the CT spacing; centre at ``centre_index``."""
 
-    mask: np.ndarray  # bool [k, j, i]
+    mask: np.ndarray  # bool [k, j, i], mass and spicules
+    body: np.ndarray  # bool [k, j, i], the mass alone (lobes, no spicules): what imaging resolves
     uptake: np.ndarray  # float32 [k, j, i], relative uptake (0 outside the mask)
     centre_index: tuple[int, int, int]
     spacing: tuple[float, float, float]  # (sz, sy, sx)
@@ -240,10 +241,14 @@ class TumourShape:
     def radius_mm(self) -> float:
         return self.diameter_mm / 2.0
 
-    def boundary_offsets(self) -> np.ndarray:
-        """(N, 3) k, j, i offsets from the centre of mask voxels with a non-mask 6-neighbour."""
-        eroded = ndi.binary_erosion(self.mask, border_value=0)
-        return np.argwhere(self.mask & ~eroded) - np.asarray(self.centre_index)
+    def boundary_offsets(self, *, body_only: bool = False) -> np.ndarray:
+        """(N, 3) k, j, i offsets from the centre of mask voxels with a non-mask 6-neighbour.
+
+        ``body_only`` uses the mass without its spicules.
+        """
+        mask = self.body if body_only else self.mask
+        eroded = ndi.binary_erosion(mask, border_value=0)
+        return np.argwhere(mask & ~eroded) - np.asarray(self.centre_index)
 
     def voxel_offsets(self) -> np.ndarray:
         return np.argwhere(self.mask) - np.asarray(self.centre_index)
@@ -325,6 +330,7 @@ def build_tumour(
     uptake[~mask] = 0.0
     return TumourShape(
         mask=mask,
+        body=mask & ~spicules,
         uptake=uptake,
         centre_index=centre_index,
         spacing=(sz, sy, sx),

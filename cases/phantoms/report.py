@@ -24,7 +24,7 @@ from cases.phantoms.truth import (
 )
 
 TRUTH_SCHEMA = "petctweb-phantom-truth/1"
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: close and transected placed by the tumour mass, not a spicule tip
 
 
 def _r(value: float, digits: int = 4) -> float:

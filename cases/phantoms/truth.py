@@ -192,11 +192,13 @@ def _min_gap_between(
 
     a = _subsample(tumour_xyz, 400)
     b = _subsample(surface_xyz, 3000)
+    diagonal = float(np.linalg.norm(spacing_xyz))
     bound = float(cdist(a, b).min()) + 1e-6
-    dist, _ = tumour_tree.query(surface_xyz, k=1, distance_upper_bound=bound)
+    # Box gaps can win up to one voxel diagonal beyond the nearest centres, so search that far too.
+    dist, _ = tumour_tree.query(surface_xyz, k=1, distance_upper_bound=bound + diagonal)
     near = np.isfinite(dist)
     raw = float(dist[near].min())
-    reach = raw + float(np.linalg.norm(spacing_xyz)) + 1e-6
+    reach = raw + diagonal + 1e-6
     candidates = surface_xyz[near & (dist <= reach)]
     pairs = cKDTree(candidates).sparse_distance_matrix(tumour_tree, reach, output_type="ndarray")
     delta = candidates[pairs["i"]] - tumour_xyz[pairs["j"]]

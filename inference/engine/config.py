@@ -42,6 +42,9 @@ class ModelConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     threshold: float = 0.5
     min_component_ml: float = 0.005  # connected components smaller than this are removed
+    # The paper's largest-component post-processing: stray hot-tissue blobs near the surface
+    # otherwise become false positive margins (satellite foci are lost with them).
+    keep_largest_only: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,4 +54,5 @@ class ModelConfig:
         pre = {k: tuple(v) if isinstance(v, list) else v for k, v in data.get("preprocess", {}).items()}
         net = {k: tuple(v) if isinstance(v, list) else v for k, v in data.get("network", {}).items()}
         rest = {k: v for k, v in data.items() if k not in ("preprocess", "network")}
+        rest.setdefault("keep_largest_only", False)  # bundles written before the setting kept every component
         return cls(preprocess=PreprocessConfig(**pre), network=NetworkConfig(**net), **rest)

@@ -1,20 +1,23 @@
 """Margin analysis: how close the tumour comes to the specimen surface, in millimetres.
 
-Distance convention (voxels are treated as little boxes of the true, anisotropic spacing):
+Distance convention (voxels are treated as little boxes of the true, anisotropic spacing; the
+same definition as the phantom generator's ground truth, so model and truth are measured alike):
 
-* The specimen *surface voxels* are the specimen voxels with at least one of their 6 face
-  neighbours outside the specimen (the array border counts as outside).
-* The margin of a tumour voxel is the Euclidean distance, in mm, from its centre to the centre
-  of the nearest surface voxel. A tumour voxel that is itself a surface voxel has margin 0
-  ("tumour at the surface", ink on tumour). Tumour voxels outside the specimen mask also count
-  as 0 (tumour beyond the surface).
-* Along an axis this equals the thickness of healthy tissue between the tumour's outer voxel
-  face and the specimen's outer voxel face: n clear voxels of spacing s give n * s mm. It is
-  the 3D Euclidean distance transform of the specimen (distance to the nearest non-specimen
-  voxel centre) minus one voxel spacing along the direction of approach.
-* The specimen margin is the minimum over tumour voxels. Nearest points are found with a k-d
-  tree over surface voxel positions in mm (exact Euclidean nearest neighbour, same result as an
-  EDT but it also names the nearest surface voxel, so a viewer can jump to the pair).
+* Outside = every voxel that is not specimen (air, the holder plate, beyond the array). The
+  specimen *surface voxels* are the outside voxels with a face (6-) neighbour in the specimen.
+* The margin of a tumour voxel is the gap between its box and the nearest surface voxel's box:
+  ``sqrt(sum_axis max(0, |centre difference| - spacing)^2)`` in mm. It is the thickness of healthy
+  tissue in between: n clear voxels along an axis give n * spacing mm, and a tumour voxel that
+  touches the outside by a face, an edge or a corner has margin 0 ("tumour at the surface", ink on
+  tumour). Tumour voxels outside the specimen mask count as 0 (tumour beyond the surface).
+* Why boxes and not voxel centres: on an oblique approach a centre-to-centre distance adds up to a
+  voxel's diagonal of tissue that is not there, which pushes close margins (0-1 mm, a few voxels)
+  over the threshold.
+* The specimen margin is the minimum over tumour voxels. It is found exactly: a k-d tree over
+  surface voxel centres gives the nearest centre distance d, and since the box gap lies between
+  d - |spacing| and d only the pairs within that band are compared. The pair found names the
+  nearest surface voxel, so a viewer can jump to it (an index can be -1 or the array size when
+  the specimen touches the array border).
 
 Status: "positive" when the closest margin <= ``threshold_mm`` (1 mm default: close counts as
 positive, as in the reference reader study; 0 mm means only tumour at the surface), else
@@ -28,8 +31,8 @@ that face's surface voxels. ``orientation`` maps face labels to anatomical names
 marked (e.g. {"+z": "superior", "-x": "lateral"}), which are then reported with each face.
 
 Per slice: the paper evaluated 2D lamella images, so for every axial slice (array index k)
-containing tumour the same convention is applied in-plane: surface pixels are specimen pixels
-with a 4-neighbour outside the slice's specimen, distance is 2D in (y, x) mm.
+containing tumour the same convention is applied in-plane: surface pixels are outside pixels with
+a 4-neighbour in the slice's specimen, the gap is 2D in (y, x) mm.
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ ANATOMICAL_FACES = ("superior", "inferior", "medial", "lateral", "anterior", "po
 NORMAL_SMOOTHING_MM = 1.0
 STATUS_TOLERANCE_MM = 1e-6  # so 1.0000000001 mm from floating point still counts as 1 mm
 CONVENTION = (
-    "margin = distance from a tumour voxel centre to the nearest specimen surface voxel centre "
-    "(surface voxel = specimen voxel with a face neighbour outside the specimen); 0 = tumour at the surface"
+    "margin = gap between a tumour voxel's box and the nearest surface voxel's box (surface voxel = "
+    "non-specimen voxel with a face neighbour in the specimen); 0 = tumour touching the outside"
 )
 
 _FACE_3D = ndimage.generate_binary_structure(3, 1)
@@ -178,9 +181,38 @@ def _surface_faces(
     return axis * 2 + negative.astype(int)
 
 
-def _nearest(tree_points: np.ndarray, query_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    distance, nearest = cKDTree(tree_points).query(query_points, k=1, workers=-1)
-    return np.asarray(distance, dtype=float), np.asarray(nearest, dtype=int)
+def _surface_layer(specimen: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    """Outside voxels with a face neighbour in the specimen (``specimen`` is padded by one)."""
+    return ndimage.binary_dilation(specimen, structure=structure) & ~specimen
+
+
+def _box_gaps(delta_mm: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    separation = np.maximum(np.abs(delta_mm) - spacing, 0.0)
+    return np.sqrt(np.sum(separation * separation, axis=-1))
+
+
+def _closest_pair(
+    *, surface_idx: np.ndarray, query_idx: np.ndarray, spacing: np.ndarray, tree: cKDTree | None = None
+) -> tuple[float, int, int]:
+    """(smallest box gap, query row, surface row) between two sets of voxel indices."""
+    surface_mm, query_mm = surface_idx * spacing, query_idx * spacing
+    tree = tree or cKDTree(surface_mm)
+    centre_distance, _ = tree.query(query_mm, k=1, workers=-1)
+    # box gap <= centre distance and >= centre distance - |spacing|: only queries whose centre
+    # distance is within |spacing| of the best can win, and only partners within best + |spacing|.
+    reach = float(centre_distance.min()) + float(np.linalg.norm(spacing)) + 1e-9
+    candidates = np.flatnonzero(centre_distance <= reach)
+    best, best_key = (np.inf, -1, -1), (np.inf, np.inf)
+    for row, partners in zip(candidates, tree.query_ball_point(query_mm[candidates], r=reach), strict=True):
+        partners = np.asarray(partners, dtype=int)
+        delta = surface_mm[partners] - query_mm[row]
+        gaps = np.round(_box_gaps(delta, spacing), 9)
+        centre_sq = np.einsum("ij,ij->i", delta, delta)
+        pick = int(np.lexsort((centre_sq, gaps))[0])  # equal gaps (a flat face): the straightest pair
+        if (gaps[pick], centre_sq[pick]) < best_key:
+            best_key = (gaps[pick], centre_sq[pick])
+            best = (float(gaps[pick]), int(row), int(partners[pick]))
+    return best
 
 
 def _slice_margins(
@@ -196,11 +228,11 @@ def _slice_margins(
     pixel_area = float(in_plane[0] * in_plane[1])
     for k in np.flatnonzero(tumour.any(axis=(1, 2))):
         tumour_2d, specimen_2d = tumour[k], specimen[k]
-        surface_2d = _outer_layer(specimen_2d, _FACE_2D)
+        surface_2d = _surface_layer(specimen_2d, _FACE_2D)
         outside = tumour_2d & ~specimen_2d
-        query = np.argwhere(_outer_layer(tumour_2d, _FACE_2D) | (tumour_2d & surface_2d) | outside)
+        query = np.argwhere(_outer_layer(tumour_2d, _FACE_2D) | outside)
         area = float(tumour_2d.sum()) * pixel_area
-        if not surface_2d.any():
+        if not specimen_2d.any():
             tumour_point = locator.point(np.array([k, *query[0]]))
             results.append(
                 SliceMargin(
@@ -209,16 +241,19 @@ def _slice_margins(
             )
             continue
         surface_pts = np.argwhere(surface_2d)
-        distance, nearest = _nearest(surface_pts * in_plane, query * in_plane)
-        distance[outside[tuple(query.T)]] = 0.0
-        best = int(np.argmin(distance))
+        if outside.any():
+            beyond = np.argwhere(outside)[0]  # tumour beyond the surface: 0 mm, at that pixel
+            row = int(np.flatnonzero((query == beyond).all(axis=1))[0])
+            distance, nearest = 0.0, int(np.argmin(((surface_pts - beyond) ** 2).sum(axis=1)))
+        else:
+            distance, row, nearest = _closest_pair(surface_idx=surface_pts, query_idx=query, spacing=in_plane)
         results.append(
             SliceMargin(
                 k=int(k) + int(locator.offset[0]),
-                distance_mm=float(distance[best]),
-                status=_status(float(distance[best]), threshold_mm),
-                tumour_point=locator.point(np.array([k, *query[best]])),
-                surface_point=locator.point(np.array([k, *surface_pts[nearest[best]]])),
+                distance_mm=float(distance),
+                status=_status(float(distance), threshold_mm),
+                tumour_point=locator.point(np.array([k, *query[row]])),
+                surface_point=locator.point(np.array([k, *surface_pts[nearest]])),
                 tumour_area_mm2=area,
             )
         )
@@ -297,27 +332,46 @@ def analyse_margins(
     # Work inside the bounding box of specimen and tumour: outside it nothing is specimen, so the
     # surface (border counts as outside) and the constant-zero smoothing are unchanged.
     box = _bounding_box(specimen | tumour)
-    offset = np.array([b.start for b in box])
-    tumour, specimen = tumour[box], specimen[box]
+    # One voxel of outside all round, so the surface layer exists where the specimen meets the
+    # array border; outside the box nothing is specimen, so nothing else changes.
+    offset = np.array([b.start for b in box]) - 1
+    tumour, specimen = np.pad(tumour[box], 1), np.pad(specimen[box], 1)
     locator = _Locator(offset, grid)
     direction = grid.direction_matrix if grid is not None else np.eye(3)
 
-    surface = _outer_layer(specimen, _FACE_3D)
-    outside = tumour & ~specimen
-    # The closest tumour voxel is on the tumour's own outer layer, at the surface, or outside.
-    query_idx = np.argwhere(_outer_layer(tumour, _FACE_3D) | (tumour & surface) | outside)
-    query_mm = query_idx * spacing_arr
-    query_outside = outside[tuple(query_idx.T)]
-    surface_idx = np.argwhere(surface)
-    surface_mm = surface_idx * spacing_arr
-
-    distance, nearest = _nearest(surface_mm, query_mm)
-    distance[query_outside] = 0.0
-    best = int(np.argmin(distance))
-    closest = float(distance[best])
-
+    surface_idx = np.argwhere(_surface_layer(specimen, _FACE_3D))
+    surface_tree = cKDTree(surface_idx * spacing_arr)
     face_of_surface = _surface_faces(specimen, surface_idx, spacing_arr, direction)
-    face_of_nearest = face_of_surface[nearest]
+    # The closest tumour voxel is on the tumour's own outer layer, or beyond the surface.
+    query_idx = np.argwhere(_outer_layer(tumour, _FACE_3D) & specimen)
+    beyond_idx = np.argwhere(tumour & ~specimen)
+    beyond_nearest = (
+        surface_tree.query(beyond_idx * spacing_arr, k=1)[1] if len(beyond_idx) else np.zeros(0, int)
+    )
+
+    def closest(members: np.ndarray | None) -> tuple[float, np.ndarray, np.ndarray]:
+        """(gap, tumour index, surface index) to all surface voxels or to the ``members`` rows."""
+        if len(beyond_idx):
+            # Tumour beyond the surface is at 0 mm from the face it broke through.
+            hits = (
+                np.arange(len(beyond_idx))
+                if members is None
+                else np.flatnonzero(np.isin(beyond_nearest, members))
+            )
+            if hits.size:
+                return 0.0, beyond_idx[hits[0]], surface_idx[beyond_nearest[hits[0]]]
+        if len(query_idx) == 0:  # all tumour lies beyond the surface, none of it towards this face
+            return np.inf, beyond_idx[0], surface_idx[0 if members is None else members[0]]
+        targets = surface_idx if members is None else surface_idx[members]
+        gap, row, partner = _closest_pair(
+            surface_idx=targets,
+            query_idx=query_idx,
+            spacing=spacing_arr,
+            tree=surface_tree if members is None else None,
+        )
+        return gap, query_idx[row], targets[partner]
+
+    closest_mm, tumour_at, surface_at = closest(None)
     faces = []
     for face_index, label in enumerate(FACE_LABELS):
         members = np.flatnonzero(face_of_surface == face_index)
@@ -325,18 +379,15 @@ def analyse_margins(
         if members.size == 0:
             faces.append(FaceMargin(label, anatomical, None, "no_surface", None, None, 0))
             continue
-        face_distance, face_nearest = _nearest(surface_mm[members], query_mm)
-        # Tumour beyond the surface is at 0 mm from the face it broke through.
-        face_distance[query_outside & (face_of_nearest == face_index)] = 0.0
-        face_best = int(np.argmin(face_distance))
+        face_mm, face_tumour_at, face_surface_at = closest(members)
         faces.append(
             FaceMargin(
                 face=label,
                 anatomical=anatomical,
-                distance_mm=float(face_distance[face_best]),
-                status=_status(float(face_distance[face_best]), threshold_mm),
-                tumour_point=locator.point(query_idx[face_best]),
-                surface_point=locator.point(surface_idx[members[face_nearest[face_best]]]),
+                distance_mm=float(face_mm),
+                status=_status(float(face_mm), threshold_mm),
+                tumour_point=locator.point(face_tumour_at),
+                surface_point=locator.point(face_surface_at),
                 surface_voxels=int(members.size),
             )
         )
@@ -345,10 +396,10 @@ def analyse_margins(
         tumour=tumour, specimen=specimen, spacing=spacing_arr, threshold_mm=threshold_mm, locator=locator
     )
     return MarginResult(
-        status=_status(closest, threshold_mm),
-        closest_mm=closest,
-        tumour_point=locator.point(query_idx[best]),
-        surface_point=locator.point(surface_idx[nearest[best]]),
+        status=_status(closest_mm, threshold_mm),
+        closest_mm=float(closest_mm),
+        tumour_point=locator.point(tumour_at),
+        surface_point=locator.point(surface_at),
         faces=tuple(faces),
         slices=slices,
         **common,

@@ -156,12 +156,13 @@ class EnsemblePredictor:
         threshold: float | None = None,
         spacing: tuple[float, float, float] | None = None,
         min_component_ml: float | None = None,
-        keep_largest_only: bool = False,
+        keep_largest_only: bool | None = None,
     ) -> Prediction:
         """Segment a (C, Z, Y, X) volume of prepared channels.
 
         ``spacing`` (sz, sy, sx) mm sets the voxel volume for the component clean-up; by default
-        the configuration's isotropic working spacing. ``progress`` receives fractions in [0, 1].
+        the configuration's isotropic working spacing. ``threshold``, ``min_component_ml`` and
+        ``keep_largest_only`` default to the model configuration. ``progress`` receives fractions in [0, 1].
         """
         channels = np.asarray(channels)
         if channels.ndim != 4:
@@ -235,7 +236,7 @@ class EnsemblePredictor:
             mask=probability > threshold,
             voxel_volume_ml=voxel_volume_ml,
             min_component_ml=self.config.min_component_ml if min_component_ml is None else min_component_ml,
-            keep_largest_only=keep_largest_only,
+            keep_largest_only=self.config.keep_largest_only if keep_largest_only is None else keep_largest_only,
         )
         timings["postprocess"] = time.perf_counter() - start
         timings["total"] = time.perf_counter() - started

@@ -100,3 +100,7 @@ def test_upload_runs_inference_automatically_on_a_real_worker(worker, tiny_bundl
     assert detail["margin"]["status"] in {"positive", "negative", "no_tumour_detected"}
     assert detail["volumes"]["model_mask"]
     assert settings.CELERY_TASK_ACKS_LATE is True
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        # kombu's default control folder is ./control; ours lives with the rest of the broker's files
+        assert not (REPO / "control").exists()
+        assert Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"]).is_dir()

@@ -32,10 +32,14 @@ def _box_margin(tumour, lo, hi, spacing) -> float:
 
 
 def _brute_force(tumour, specimen, spacing) -> float:
-    surface = specimen & ~ndimage.binary_erosion(specimen, border_value=0)
-    t = np.argwhere(tumour) * np.asarray(spacing)
-    s = np.argwhere(surface) * np.asarray(spacing)
-    return float(np.sqrt(((t[:, None, :] - s[None, :, :]) ** 2).sum(-1)).min())
+    """Smallest gap between tumour voxel boxes and the boxes of outside voxels touching the specimen."""
+    padded = np.pad(specimen, 1)
+    surface = ndimage.binary_dilation(padded) & ~padded
+    spacing = np.asarray(spacing)
+    t = (np.argwhere(tumour) + 1) * spacing
+    s = np.argwhere(surface) * spacing
+    separation = np.maximum(np.abs(t[:, None, :] - s[None, :, :]) - spacing, 0.0)
+    return float(np.sqrt((separation**2).sum(-1)).min())
 
 
 def test_sphere_in_box_isotropic():
@@ -45,7 +49,7 @@ def test_sphere_in_box_isotropic():
     result = analyse_margins(tumour_mask=tumour, specimen_mask=specimen, spacing=spacing)
     assert result.closest_mm == pytest.approx(4.0) == pytest.approx(_box_margin(tumour, lo, hi, spacing))
     assert result.status == "negative"
-    assert result.tumour_point.index == (8, 20, 20) and result.surface_point.index == (4, 20, 20)
+    assert result.tumour_point.index == (8, 20, 20) and result.surface_point.index == (3, 20, 20)
     assert result.tumour_point.patient_mm is None  # no grid given
     assert result.tumour_volume_ml == pytest.approx(tumour.sum() / 1000.0)
     # Relation to the specimen EDT: centre-to-outside distance minus one voxel along the approach.
@@ -76,6 +80,38 @@ def test_matches_brute_force_on_round_specimen():
     tumour = _ellipsoid(shape, (18.0, 20.0, 20.0), (4.0, 5.0, 3.0), spacing) & specimen
     result = analyse_margins(tumour_mask=tumour, specimen_mask=specimen, spacing=spacing)
     assert result.closest_mm == pytest.approx(_brute_force(tumour, specimen, spacing))
+
+
+def test_oblique_approach_is_the_gap_between_voxel_boxes():
+    # One tumour voxel two voxels in along i and one along j from a specimen corner notch: the
+    # healthy tissue in between is 2 voxels thick (the centre-to-centre diagonal would say sqrt(5)).
+    spacing = (1.0, 0.5, 0.5)
+    specimen = _box((10, 20, 20), (0, 0, 0), (9, 19, 19))
+    specimen[:, :5, :5] = False  # a notch: its edge at j, i = 5
+    tumour = np.zeros_like(specimen)
+    tumour[5, 4, 7] = True  # i: 2 clear voxels (5, 6); j: the notch's side is level with it
+    result = analyse_margins(tumour_mask=tumour, specimen_mask=specimen, spacing=spacing)
+    assert result.closest_mm == pytest.approx(1.0)  # 2 x 0.5 mm
+    assert result.closest_mm == pytest.approx(_brute_force(tumour, specimen, spacing))
+    corner = np.zeros_like(specimen)
+    corner[5, 5, 5] = True  # touches the notch only at an edge: tumour at the surface
+    assert analyse_margins(tumour_mask=corner, specimen_mask=specimen, spacing=spacing).closest_mm == 0.0
+
+
+def test_agrees_with_the_phantom_truth_on_generated_masks():
+    """The product and the generator's independent truth measure the same gap."""
+    from cases.phantoms.truth import measure_margins
+
+    rng = np.random.default_rng(7)
+    spacing = (0.6, 0.4, 0.4)
+    grid = Grid(shape=(40, 60, 60), spacing=spacing, origin=(0.0, 0.0, 0.0))
+    for _ in range(4):
+        specimen = _ellipsoid(grid.shape, (12.0, 12.0, 12.0), tuple(rng.uniform(8, 11, 3)), spacing)
+        centre = (12.0, 12.0, 12.0) + rng.uniform(-5, 5, 3)
+        tumour = _ellipsoid(grid.shape, tuple(centre), tuple(rng.uniform(1.5, 3.5, 3)), spacing) & specimen
+        ours = analyse_margins(tumour_mask=tumour, specimen_mask=specimen, spacing=spacing, grid=grid)
+        truth = measure_margins(specimen=specimen, tumour=tumour, grid=grid)
+        assert ours.closest_mm == pytest.approx(truth.closest_mm, abs=1e-4)
 
 
 def test_touching_surface_is_zero_and_positive():
@@ -142,11 +178,11 @@ def test_per_face_distances_identity_grid():
     assert {f.face: f.distance_mm for f in result.faces} == pytest.approx(OFF_CENTRE)
     assert all(f.surface_voxels > 0 for f in result.faces)
     assert result.closest_mm == 5.0
-    assert result.tumour_point.index == (14, 22, 9) and result.surface_point.index == (14, 22, 4)
+    assert result.tumour_point.index == (14, 22, 9) and result.surface_point.index == (14, 22, 3)
     assert result.tumour_point.patient_mm == pytest.approx((-11.0, 27.0, 114.0))
-    assert result.surface_point.patient_mm == pytest.approx((-16.0, 27.0, 114.0))
+    assert result.surface_point.patient_mm == pytest.approx((-17.0, 27.0, 114.0))
     minus_x = next(f for f in result.faces if f.face == "-x")
-    assert minus_x.surface_point.index == (14, 22, 4) and minus_x.status == "negative"
+    assert minus_x.surface_point.index == (14, 22, 3) and minus_x.status == "negative"
 
 
 def test_faces_follow_grid_direction_and_orientation():
@@ -188,7 +224,7 @@ def test_per_slice_in_plane_distances():
     # In 3D the focus at k = 4 is on the surface; in its own lamella it is 14 mm from the sides.
     assert result.closest_mm == 0.0
     assert slices[4].distance_mm == 14.0 and slices[4].status == "negative"
-    assert slices[14].tumour_point.index == (14, 22, 9) and slices[14].surface_point.index == (14, 22, 4)
+    assert slices[14].tumour_point.index == (14, 22, 9) and slices[14].surface_point.index == (14, 22, 3)
 
 
 def test_per_slice_anisotropic_in_plane_spacing():

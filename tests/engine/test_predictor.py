@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -180,3 +182,26 @@ def test_from_bundle(tmp_path):
 def test_auto_device_is_cpu_without_cuda():
     predictor = EnsemblePredictor(models=[Affine(1, 0)], config=TINY, device="auto")
     assert predictor.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_largest_component_follows_the_model_configuration():
+    channels = np.zeros((2, 4, 16, 16), dtype=np.float32)
+    channels[0, :, 1:7, 1:7] = 1.0  # a large hot focus ...
+    channels[0, :, 12:14, 12:14] = 1.0  # ... and a small separate one
+    model = Affine(3.0, -1.0)
+    largest = EnsemblePredictor(models=[model], config=TINY, device="cpu").predict(
+        channels=channels, min_component_ml=0.0
+    )
+    assert largest.mask[:, 1:7, 1:7].all() and not largest.mask[:, 12:14, 12:14].any()
+    keep_all = replace(TINY, keep_largest_only=False)
+    both = EnsemblePredictor(models=[model], config=keep_all, device="cpu").predict(
+        channels=channels, min_component_ml=0.0
+    )
+    assert both.mask[:, 12:14, 12:14].all()
+
+
+def test_bundles_from_before_the_setting_keep_every_component():
+    legacy = TINY.to_dict()
+    del legacy["keep_largest_only"]
+    assert ModelConfig.from_dict(legacy).keep_largest_only is False
+    assert ModelConfig.from_dict(TINY.to_dict()).keep_largest_only is True

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from inference.engine.network import pad_multiple
+from inference.engine.weights import read_bundle
 from training.loop.data import build_slice_set
 from training.loop.demo import DEMO_TRAINING
 from training.loop.sources import cases_from_phantoms
@@ -17,9 +20,19 @@ def test_demo_settings_are_consistent() -> None:
     config = DEMO_TRAINING.model_config()
     assert config.network.in_channels == len(config.preprocess.channels)
     assert DEMO_TRAINING.slice_size % pad_multiple(config.network) == 0
-    assert DEMO_TRAINING.train_data_seed != DEMO_TRAINING.test_data_seed
+    seeds = {DEMO_TRAINING.train_data_seed, DEMO_TRAINING.test_data_seed, DEMO_TRAINING.tuning_data_seed}
+    assert len(seeds) == 3  # training, tuning and test phantoms are different synthetic patients
+    assert config.keep_largest_only is DEMO_TRAINING.keep_largest_only
     assert DEMO_TRAINING.train_cases >= DEMO_TRAINING.folds
     assert set(DEMO_TRAINING.train_kwargs()) >= {"config", "folds", "epochs", "batch_size", "lr", "seed"}
+
+
+def test_shipped_demo_model_was_trained_with_the_current_demo_settings() -> None:
+    """demo_model/ must be what ``python -m training.loop.demo`` makes today, verified by its hashes."""
+    bundle = read_bundle(Path(__file__).resolve().parents[2] / "demo_model")
+    assert bundle.training["demo"] == json.loads(json.dumps(asdict(DEMO_TRAINING)))
+    assert bundle.config == DEMO_TRAINING.model_config()
+    assert len(bundle.state_dicts) == DEMO_TRAINING.folds
 
 
 @pytest.mark.slow

@@ -56,6 +56,15 @@ def test_tiny_ensemble_end_to_end(tiny_config, tiny_cases, tmp_path: Path) -> No
         "bundle",
     } <= set(report)
     assert {"dice_mean", "dice_sd", "images"} <= set(report["cross_validation"])
+    # The Dice over substantial cross-sections is a subset of the same per-slice Dice values.
+    substantial = report["cross_validation"]["substantial_slices"]
+    assert 0 <= substantial["images"] <= result.cv_images
+    areas = [n * 1.0 for fold in report["folds"] for n in fold["val_tumour_pixels"]]  # 1 mm working grid
+    dices = [d for fold in report["folds"] for d in fold["val_dices"]]
+    kept = [d for d, a in zip(dices, areas, strict=True) if a >= substantial["min_tumour_area_mm2"]]
+    assert substantial["images"] == len(kept)
+    if kept:
+        assert substantial["dice_mean"] == pytest.approx(sum(kept) / len(kept))
     assert {"sensitivity", "specificity", "f1", "dice_mean", "cases"} <= set(report["test"])
     assert len(report["folds"][0]["history"]) == 2
     assert result.report_png.stat().st_size > 1000

@@ -41,6 +41,7 @@ def test_retraining_on_imported_phantoms_registers_a_model(users, phantom_truth,
     assert model.training_description["training_job"] == job.pk
     assert job.metrics["slices"] == 2 and len(job.metrics["folds"]) == 2
     assert job.metrics["cv_dice_mean"] is None or 0.0 <= job.metrics["cv_dice_mean"] <= 1.0
+    assert set(job.metrics["cv_substantial_slices"]) == {"min_tumour_area_mm2", "dice_mean", "dice_sd", "images"}
     assert f"registered {model.label} as the default model" in job.message
     assert AuditEvent.objects.filter(action="training.done", object_id=str(job.pk)).exists()
     assert AuditEvent.objects.filter(action="model.register", actor=users["study_admin"]).exists()

@@ -5,12 +5,13 @@ are generated with ``cases.phantoms`` (training and held-out test batches from d
 synthetic patient is in both), read back through the product's DICOM ingestion, and trained with
 ``train_ensemble``. Run it directly with ``python -m training.loop.demo --out DIR``.
 
-Measured with these defaults (2 shared CPU cores, other jobs running): phantom generation ~50 s,
-DICOM ingestion ~40 s, training ~8 min (5 folds x 12 epochs, ~430 slices of 64 x 64 per fold),
-held-out evaluation ~6 s. Result: CV Dice 0.74 +/- 0.32 over 200 tumour slices; on 10 held-out
-phantoms Dice 0.90 +/- 0.04 and margin status at 1 mm 5 TP / 5 TN / 0 FP / 0 FN (F1 1.0). With only
-five negative test cases one false positive costs 0.2 specificity; an earlier run with stronger
-intensity augmentation had two (F1 0.83).
+Three batches of different synthetic patients: training (seed 1000), tuning (seed 3000: every
+setting below was chosen on it) and test (seed 4000: generated and evaluated once, at the end).
+Measured with these defaults on 2 quiet CPU cores: phantom generation ~20 s, DICOM ingestion ~14 s,
+training ~200 s (5 folds x 20 epochs, ~400 slices of 64 x 64 per fold, ~210 slices/s), held-out
+evaluation ~12 s. Result: CV Dice 0.55 +/- 0.41 over all 199 validation tumour slices (0.82 +/- 0.20
+over the 128 with >= 4 mm2 of tumour); on 30 test phantoms Dice 0.84 +/- 0.10 and margin status at
+1 mm 15 TP / 15 TN / 0 FP / 0 FN (F1 1.0). Reruns give bit-identical weights.
 """
 
 from __future__ import annotations
@@ -32,28 +33,32 @@ class DemoTraining:
     """Everything that defines the demo run; the defaults are the tuned values."""
 
     train_cases: int = 25
-    test_cases: int = 10
+    test_cases: int = 30
     phantom_size: str = "small"
     train_data_seed: int = 1000  # generator batch seeds; different seeds = different synthetic patients
-    test_data_seed: int = 2000
+    test_data_seed: int = 4000  # evaluated once, after every setting below was fixed
+    # The settings were chosen on this batch (20 cases), never on the test batch; kept as a record.
+    tuning_data_seed: int = 3000
     working_spacing_mm: float = 0.5
     network_channels: tuple[int, ...] = (8, 16, 32, 64)  # half the product default width: ~2x faster on CPU
     network_strides: tuple[int, ...] = (2, 2, 2)
     num_res_units: int = 2
     slice_size: int = 64  # 32 mm crops around the specimen at 0.5 mm (inference still sees whole slices)
     folds: int = 5
-    epochs: int = 12
+    epochs: int = 20  # best epochs fell at 8-12 of 12; 20 moved close calls further from the threshold
     batch_size: int = 8  # more optimiser steps per epoch than 16 for the same compute; converged better
-    lr: float = 3e-3
+    lr: float = 1.5e-3  # at 3e-3 one fold collapsed to background on the tuning run
     seed: int = 0
     tumour_free_fraction: float = (
         0.3  # hard negatives: fewer false-positive blobs in hot fibroglandular tissue
     )
     max_tumour_slices_per_case: int | None = 8
     margin_threshold_mm: float = 1.0
+    keep_largest_only: bool = True  # removed every false positive margin on the tuning batch
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(
+            keep_largest_only=self.keep_largest_only,
             preprocess=PreprocessConfig(working_spacing_mm=self.working_spacing_mm),
             network=NetworkConfig(
                 channels=self.network_channels, strides=self.network_strides, num_res_units=self.num_res_units
@@ -90,11 +95,13 @@ def _span(progress: ProgressCallback | None, start: float, end: float) -> Progre
 def _ensure_phantoms(*, path: Path, n: int, seed: int, size: str, progress: ProgressCallback) -> Path:
     """Generate ``n`` phantoms into ``path`` unless the same batch is already there."""
     from cases.phantoms.generator import generate_phantoms
+    from cases.phantoms.report import GENERATOR_VERSION
 
     manifest = path / "manifest.json"
     if manifest.is_file():
         existing = json.loads(manifest.read_text())
-        if (existing.get("n"), existing.get("seed"), existing.get("size")) == (n, seed, size):
+        wanted = (n, seed, size, GENERATOR_VERSION)
+        if tuple(existing.get(key) for key in ("n", "seed", "size", "generator_version")) == wanted:
             return path
     generate_phantoms(
         out_dir=path,
@@ -201,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
             {
                 "settings": asdict(settings),
                 "cv_dice": [result.cv_dice_mean, result.cv_dice_sd, result.cv_images],
+                "cv_dice_substantial_slices": result.cv_substantial,
                 "test": {
                     k: test.get(k)
                     for k in (

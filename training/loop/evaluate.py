@@ -9,10 +9,13 @@ against the reference margin, as sensitivity, specificity and F1.
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -179,3 +182,62 @@ def evaluate_ensemble(
         timings={"total_s": total, "per_case_s": total / max(len(evaluations), 1)},
         **confusion,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.loop.evaluate --bundle DIR --data DIR``: a bundle on a folder of cases."""
+    from inference.engine.weights import ModelFileError, read_bundle
+    from training.loop.sources import cases_from_folder, cases_from_phantoms
+    from training.loop.validation import TrainingInputError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m training.loop.evaluate",
+        description="Dice and margin status of a model bundle on held-out cases (phantoms or DICOM/NIfTI with masks).",
+    )
+    parser.add_argument("--bundle", type=Path, required=True, help="model bundle folder (model.json + folds)")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="a make_phantoms folder or a folder of cases"
+    )
+    parser.add_argument(
+        "--threshold-mm", type=float, default=1.0, help="margin status threshold (default 1 mm)"
+    )
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--json", action="store_true", help="print every case as JSON")
+    args = parser.parse_args(argv)
+    if args.threshold_mm < 0:
+        parser.error("--threshold-mm must be 0 or more")
+    try:
+        bundle = read_bundle(args.bundle)
+        if not args.data.is_dir():
+            raise TrainingInputError(f"{args.data} is not a folder")
+        load = cases_from_phantoms if (args.data / "manifest.json").is_file() else cases_from_folder
+        cases = load(path=args.data, config=bundle.config.preprocess)
+    except (ModelFileError, TrainingInputError) as exc:
+        parser.exit(2, f"error: {exc}\n")
+    metrics = evaluate_ensemble(
+        state_dicts=bundle.state_dicts,
+        config=bundle.config,
+        cases=cases,
+        margin_threshold_mm=args.threshold_mm,
+        device=args.device,
+    )
+    if args.json:
+        print(json.dumps(metrics.to_dict(), indent=2))
+        return 0
+    for case in metrics.cases:
+        predicted = "none" if case.predicted_closest_mm is None else f"{case.predicted_closest_mm:.2f}"
+        print(
+            f"{case.case_id}: Dice {case.dice:.3f}, margin {predicted} mm (truth {case.truth_closest_mm:.2f}), "
+            f"{'positive' if case.predicted_positive else 'negative'} "
+            f"(truth {'positive' if case.truth_positive else 'negative'})"
+        )
+    print(
+        f"{len(metrics.cases)} cases: Dice {metrics.dice_mean:.3f} +/- {metrics.dice_sd:.3f}; margin status at "
+        f"{args.threshold_mm:g} mm: TP {metrics.tp}, FP {metrics.fp}, TN {metrics.tn}, FN {metrics.fn}, "
+        f"sensitivity {metrics.sensitivity:.3f}, specificity {metrics.specificity:.3f}, F1 {metrics.f1:.3f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -66,6 +66,7 @@ class FoldMetrics:
     val_dice_mean: float
     val_dice_sd: float
     val_dices: list[float]  # per validation tumour slice, at the best epoch
+    val_tumour_pixels: list[int] = field(default_factory=list)  # tumour pixels of those slices, same order
     history: list[EpochRecord] = field(default_factory=list)
     train_seconds: float = 0.0
     slices_per_second: float = 0.0  # training throughput (augmentation + forward + backward)
@@ -299,6 +300,7 @@ def train_fold(
         val_dice_mean=float(best_dices.mean()) if best_dices.size else float("nan"),
         val_dice_sd=float(best_dices.std()) if best_dices.size else float("nan"),
         val_dices=[float(d) for d in best_dices],
+        val_tumour_pixels=[int(n) for n in val.masks[has_tumour].reshape(int(has_tumour.sum()), -1).sum(axis=1)],
         history=history,
         train_seconds=train_seconds,
         slices_per_second=slices_seen / train_seconds if train_seconds > 0 else 0.0,

@@ -1,5 +1,6 @@
 """Demo set-up for a fresh install: role groups, demo users, the demo model and demo cases."""
 
+import hashlib
 import json
 import secrets
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from cases.models import Case
 from cases.phantoms.generator import generate_phantoms
@@ -32,8 +33,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--cases", type=int, default=3, help="demo cases to generate when none exist")
         parser.add_argument("--seed", type=int, default=2025)
+        parser.add_argument(
+            "--size",
+            choices=["full", "small"],
+            default="full",
+            help="full: realistic 30-80 mm specimens (default); small: 25-40 mm, quicker",
+        )
 
-    def handle(self, *args, cases: int, seed: int, **options):
+    def handle(self, *args, cases: int, seed: int, size: str, **options):
+        if cases < 0:
+            raise CommandError("--cases must be 0 or more")
         for role in ALL_ROLES:
             Group.objects.get_or_create(name=role)
         credentials = self._users()
@@ -41,7 +50,7 @@ class Command(BaseCommand):
         if not Case.objects.exists() and cases > 0:
             out_dir = Path(settings.VAR_DIR) / "demo-phantoms"
             self.stdout.write(f"generating {cases} demo specimen(s) in {out_dir} …")
-            generate_phantoms(out_dir=out_dir, n=cases, seed=seed, size="small")
+            generate_phantoms(out_dir=out_dir, n=cases, seed=seed, size=size)
             imported = case_import(path=out_dir, source=Case.Source.IMPORT, split_patients=True)
             self.stdout.write(f"imported demo cases: {', '.join(item.case.code for item in imported)}")
         self.stdout.write("\nDemo accounts (username / password / role):")
@@ -74,9 +83,14 @@ class Command(BaseCommand):
         if not manifest.exists():
             self.stdout.write(self.style.WARNING("no demo model shipped in demo_model/; train one with train_ensemble --demo"))
             return
-        meta = json.loads(manifest.read_text())
-        name, version = meta.get("name", "demo-ensemble"), meta.get("version", "1")
+        raw = manifest.read_bytes()
+        meta = json.loads(raw)
+        # The manifest hash names the version, so an upgraded checkout registers its new demo weights.
+        name = meta.get("name") or "demo"
+        version = f"{meta.get('version') or 'demo'}-{hashlib.sha256(raw).hexdigest()[:8]}"
         if ModelVersion.objects.filter(name=name, version=version).exists():
             return
-        model_version_register(source_dir=DEMO_MODEL_DIR, name=name, version=version, make_default=True)
-        self.stdout.write(f"registered demo model {name}:{version} as default")
+        current = ModelVersion.objects.filter(is_default=True).first()
+        make_default = current is None or current.name == name  # never displace a model an admin chose
+        model_version_register(source_dir=DEMO_MODEL_DIR, name=name, version=version, make_default=make_default)
+        self.stdout.write(f"registered demo model {name}:{version}" + (" as default" if make_default else ""))

@@ -37,6 +37,11 @@ function jobRow(job, modelsUrl) {
     if (job.model_version.is_default) model.append(" ", el("span", { className: "pill" }, "default"));
     const dice = job.metrics && job.metrics.cv_dice_mean;
     if (dice !== null && dice !== undefined) model.append(el("div", { className: "muted" }, `CV Dice ${Number(dice).toFixed(3)}`));
+    const substantial = job.metrics && job.metrics.cv_substantial_slices;
+    if (substantial && substantial.dice_mean !== null) {
+      model.append(el("div", { className: "muted", testid: "training-job-dice-substantial" },
+        `${Number(substantial.dice_mean).toFixed(3)} on slices with ≥ ${substantial.min_tumour_area_mm2} mm² tumour`));
+    }
   } else {
     model.append(el("span", { className: "muted" }, "—"));
   }

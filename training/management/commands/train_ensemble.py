@@ -37,6 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
         parser.add_argument("--out", type=Path, help="bundle and report folder (default var/training/<time>)")
+        parser.add_argument("--keep-all-components", action="store_true",
+                            help="keep every predicted tumour component (default: the largest only, as in the paper)")
         parser.add_argument("--register", default="", help="NAME:VERSION to register the ensemble under")
         parser.add_argument("--default", action="store_true", help="make the registered model the default")
 
@@ -54,7 +56,8 @@ class Command(BaseCommand):
             else:
                 if options["data"] is None or not options["data"].is_dir():
                     raise CommandError("--data must be a folder (or use --demo)")
-                config = ModelConfig(preprocess=PreprocessConfig(working_spacing_mm=settings.PETCTWEB_WORKING_SPACING_MM))
+                config = ModelConfig(preprocess=PreprocessConfig(working_spacing_mm=settings.PETCTWEB_WORKING_SPACING_MM),
+                                     keep_largest_only=not options["keep_all_components"])
                 cases = _load_cases(options["data"], config.preprocess)
                 test_cases = _load_cases(options["test_data"], config.preprocess) if options["test_data"] else None
                 result = train_ensemble(
@@ -71,6 +74,7 @@ class Command(BaseCommand):
             "cv_dice_mean": result.cv_dice_mean,
             "cv_dice_sd": result.cv_dice_sd,
             "cv_images": result.cv_images,
+            "cv_dice_substantial_slices": result.cv_substantial,
             "test": result.test_metrics.summary() if result.test_metrics else None,
             "throughput_slices_per_s": result.throughput_slices_per_s,
             "device": result.device,
