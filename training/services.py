@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 from dataclasses import asdict
 from datetime import timedelta
@@ -224,6 +225,11 @@ class _Superseded(Exception):
     """Another delivery of the same job took over while this one trained."""
 
 
+def _work_dir(job: TrainingJob) -> Path:
+    """Where one attempt trains; the registry keeps its own copy of the bundle and report."""
+    return Path(settings.VAR_DIR) / "training" / f"job-{job.pk}-attempt-{job.attempts}"
+
+
 def _train_and_register(job: TrainingJob) -> str:
     parameters = job.parameters
     options = {**DEFAULT_OPTIONS, **(parameters.get("options") or {})}
@@ -253,7 +259,7 @@ def _train_and_register(job: TrainingJob) -> str:
     config = ModelConfig(preprocess=PreprocessConfig(working_spacing_mm=working_spacing_mm()),
                          network=_network_config(parameters.get("network")))
     version = _model_version_name(job)
-    out_dir = Path(settings.VAR_DIR) / "training" / f"job-{job.pk}-attempt-{job.attempts}"
+    out_dir = _work_dir(job)
     result = train_ensemble(
         cases=cases, config=config, folds=folds, epochs=int(parameters["epochs"]), seed=int(parameters["seed"]),
         device=device, test_cases=None, out_dir=out_dir, progress=training_report, name=MODEL_NAME,
@@ -308,6 +314,7 @@ def training_job_execute(*, job_id: int) -> str:
         _fail(job, f"{type(exc).__name__}: {exc}")
     finally:
         _release_gpu_memory()
+        shutil.rmtree(_work_dir(job), ignore_errors=True)  # registered (copied) or failed: not needed
     return "failed"
 
 

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,7 @@ def _request(users, **overrides) -> TrainingJob:
 
 
 @pytest.mark.slow
-def test_retraining_on_imported_phantoms_registers_a_model(users, phantom_truth, client_for):
+def test_retraining_on_imported_phantoms_registers_a_model(users, phantom_truth, client_for, settings):
     job = _request(users, make_default=True)
     assert run_training_job.apply(args=[job.pk]).get() == "done"
     job.refresh_from_db()
@@ -38,6 +39,10 @@ def test_retraining_on_imported_phantoms_registers_a_model(users, phantom_truth,
     model = job.model_version
     assert model.name == "retrained" and model.version.endswith(f"job{job.pk}") and model.is_default
     assert model.folds.count() == 2 and model.config["network"]["channels"] == [4, 8]
+    # The registry holds the bundle and its report; the attempt's working folder is gone.
+    registered = Path(settings.PETCTWEB_MODEL_ROOT) / model.bundle_dir
+    assert (registered / "report.json").is_file() and (registered / "report.png").is_file()
+    assert not (Path(settings.VAR_DIR) / "training" / f"job-{job.pk}-attempt-1").exists()
     assert model.training_description["training_job"] == job.pk
     assert job.metrics["slices"] == 2 and len(job.metrics["folds"]) == 2
     assert job.metrics["cv_dice_mean"] is None or 0.0 <= job.metrics["cv_dice_mean"] <= 1.0
