@@ -167,7 +167,8 @@ PETCTWEB_INFERENCE_DEVICE = os.environ.get("PETCTWEB_INFERENCE_DEVICE", "auto")
 
 # --- Celery ----------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# The host is unused by the file transport; naming one keeps kombu from warning on every connection.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(BROKER_DIR / "queue"),
