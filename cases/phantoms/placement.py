@@ -84,16 +84,17 @@ class GapProbe:
         approx = self.coarse_edt[idx[:, 0] // 2, idx[:, 1] // 2, idx[:, 2] // 2]
         lowest = float(approx.min())
         idx = idx[approx <= lowest + self.tolerance]
-        xyz = index_to_xyz(self.grid, idx)
+        gaps = self._surface_gaps(index_to_xyz(self.grid, idx), upper_bound=lowest + 2 * self.tolerance)
+        return float(gaps.min()) if np.isfinite(gaps).any() else lowest
+
+    def _surface_gaps(self, xyz: np.ndarray, *, upper_bound: float = np.inf) -> np.ndarray:
+        """Box gap from each point to its nearest surface voxels (inf when none lies within ``upper_bound``)."""
         k = min(4, len(self.surface.xyz))
-        dist, nearest = self.surface.tree.query(xyz, k=k, distance_upper_bound=lowest + 2 * self.tolerance)
-        dist = dist.reshape(len(xyz), k)
-        nearest = nearest.reshape(len(xyz), k)
-        ok = np.isfinite(dist)
-        if not ok.any():
-            return lowest
-        delta = self.surface.xyz[nearest[ok]] - np.repeat(xyz, k, axis=0).reshape(len(xyz), k, 3)[ok]
-        return float(box_gap(delta, self.spacing_xyz).min())
+        dist, nearest = self.surface.tree.query(xyz, k=k, distance_upper_bound=upper_bound)
+        found = np.isfinite(dist.reshape(len(xyz), k))
+        nearest = np.where(found, nearest.reshape(len(xyz), k), 0)
+        gaps = box_gap(self.surface.xyz[nearest] - xyz[:, None, :], self.spacing_xyz)
+        return np.where(found, gaps, np.inf).min(axis=1)
 
     def point_gaps(self, *, kji: np.ndarray) -> np.ndarray:
         """Box gap (mm) from each voxel ``kji`` (N, 3) to the surface; 0 outside the specimen."""
@@ -103,12 +104,7 @@ class GapProbe:
         inside = np.all((kji >= 0) & (kji < shape), axis=1)
         inside[inside] = self.specimen[tuple(kji[inside].T)]
         if inside.any():
-            xyz = index_to_xyz(self.grid, kji[inside])
-            k = min(4, len(self.surface.xyz))
-            _, nearest = self.surface.tree.query(xyz, k=k)
-            nearest = nearest.reshape(len(xyz), k)
-            delta = self.surface.xyz[nearest] - xyz[:, None, :]
-            gaps[inside] = box_gap(delta, self.spacing_xyz).min(axis=1)
+            gaps[inside] = self._surface_gaps(index_to_xyz(self.grid, kji[inside]))
         return gaps
 
 

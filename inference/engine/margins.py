@@ -196,13 +196,13 @@ def _closest_pair(
 ) -> tuple[float, int, int]:
     """(smallest box gap, query row, surface row) between two sets of voxel indices."""
     surface_mm, query_mm = surface_idx * spacing, query_idx * spacing
-    tree = tree or cKDTree(surface_mm)
+    tree = tree if tree is not None else cKDTree(surface_mm)
     centre_distance, _ = tree.query(query_mm, k=1, workers=-1)
     # box gap <= centre distance and >= centre distance - |spacing|: only queries whose centre
     # distance is within |spacing| of the best can win, and only partners within best + |spacing|.
     reach = float(centre_distance.min()) + float(np.linalg.norm(spacing)) + 1e-9
     candidates = np.flatnonzero(centre_distance <= reach)
-    best, best_key = (np.inf, -1, -1), (np.inf, np.inf)
+    best_key, best_row, best_partner = (np.inf, np.inf), -1, -1  # key: (gap, squared centre distance)
     for row, partners in zip(candidates, tree.query_ball_point(query_mm[candidates], r=reach), strict=True):
         partners = np.asarray(partners, dtype=int)
         delta = surface_mm[partners] - query_mm[row]
@@ -210,9 +210,8 @@ def _closest_pair(
         centre_sq = np.einsum("ij,ij->i", delta, delta)
         pick = int(np.lexsort((centre_sq, gaps))[0])  # equal gaps (a flat face): the straightest pair
         if (gaps[pick], centre_sq[pick]) < best_key:
-            best_key = (gaps[pick], centre_sq[pick])
-            best = (float(gaps[pick]), int(row), int(partners[pick]))
-    return best
+            best_key, best_row, best_partner = (gaps[pick], centre_sq[pick]), int(row), int(partners[pick])
+    return float(best_key[0]), best_row, best_partner
 
 
 def _slice_margins(

@@ -187,7 +187,7 @@ def evaluate_ensemble(
 def main(argv: list[str] | None = None) -> int:
     """``python -m training.loop.evaluate --bundle DIR --data DIR``: a bundle on a folder of cases."""
     from inference.engine.weights import ModelFileError, read_bundle
-    from training.loop.sources import cases_from_folder, cases_from_phantoms
+    from training.loop.sources import cases_from_data
     from training.loop.validation import TrainingInputError
 
     parser = argparse.ArgumentParser(
@@ -208,10 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--threshold-mm must be 0 or more")
     try:
         bundle = read_bundle(args.bundle)
-        if not args.data.is_dir():
-            raise TrainingInputError(f"{args.data} is not a folder")
-        load = cases_from_phantoms if (args.data / "manifest.json").is_file() else cases_from_folder
-        cases = load(path=args.data, config=bundle.config.preprocess)
+        cases = cases_from_data(path=args.data, config=bundle.config.preprocess)
     except (ModelFileError, TrainingInputError) as exc:
         parser.exit(2, f"error: {exc}\n")
     metrics = evaluate_ensemble(

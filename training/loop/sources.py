@@ -271,3 +271,10 @@ def cases_from_folder(
     if not cases:
         raise TrainingInputError(f"no cases in {path}")
     return cases
+
+
+def cases_from_data(*, path: Path, config: PreprocessConfig) -> list[TrainingCase]:
+    """A ``make_phantoms`` batch (it has a manifest.json) or a folder of cases with masks."""
+    if (Path(path) / "manifest.json").is_file():
+        return cases_from_phantoms(path=path, config=config)
+    return cases_from_folder(path=path, config=config)

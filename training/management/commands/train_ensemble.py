@@ -13,14 +13,8 @@ from inference.registry import model_version_register
 from petctweb.errors import DomainError
 from training.loop.demo import DEMO_TRAINING, run_demo
 from training.loop.ensemble import train_ensemble
-from training.loop.sources import cases_from_folder, cases_from_phantoms
+from training.loop.sources import cases_from_data
 from training.loop.validation import TrainingInputError
-
-
-def _load_cases(path: Path, preprocess: PreprocessConfig):
-    if (path / "manifest.json").is_file():  # a folder written by make_phantoms
-        return cases_from_phantoms(path=path, config=preprocess)
-    return cases_from_folder(path=path, config=preprocess)
 
 
 class Command(BaseCommand):
@@ -58,8 +52,8 @@ class Command(BaseCommand):
                     raise CommandError("--data must be a folder (or use --demo)")
                 config = ModelConfig(preprocess=PreprocessConfig(working_spacing_mm=settings.PETCTWEB_WORKING_SPACING_MM),
                                      keep_largest_only=not options["keep_all_components"])
-                cases = _load_cases(options["data"], config.preprocess)
-                test_cases = _load_cases(options["test_data"], config.preprocess) if options["test_data"] else None
+                cases = cases_from_data(path=options["data"], config=config.preprocess)
+                test_cases = cases_from_data(path=options["test_data"], config=config.preprocess) if options["test_data"] else None
                 result = train_ensemble(
                     cases=cases, config=config, folds=options["folds"], epochs=options["epochs"] or 30,
                     batch_size=options["batch_size"], lr=options["lr"], seed=options["seed"], device=options["device"],
