@@ -16,10 +16,10 @@ from django.db import IntegrityError, transaction
 
 from audit.services import audit_record
 from cases.imaging.errors import IngestError
+from cases.imaging.specimen import specimen_mask_from_ct
 from cases.imaging.study import LoadedStudy, load_studies
 from cases.models import Case, CaseVolume, SourceHeaders
 from cases.volume_store import store_array, store_bytes
-from inference.engine.margins import specimen_mask_from_ct
 from petctweb.errors import DomainError
 
 logger = logging.getLogger(__name__)

@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 
+from cases.imaging.specimen import specimen_mask_from_ct
 from cases.imaging.volume import Grid
 from inference.engine.margins import analyse_margins
 from inference.engine.predictor import EnsemblePredictor
 from inference.engine.preprocess import prepare_channels
-from inference.engine.specimen import specimen_mask_from_ct
 
 
 def _ct_from_channels(channels: np.ndarray, predictor: EnsemblePredictor) -> np.ndarray:

@@ -43,8 +43,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from cases.imaging.specimen import find_holder_plate, specimen_mask_from_ct
 from cases.imaging.volume import Grid
-from inference.engine.specimen import find_holder_plate, specimen_mask_from_ct
 
 __all__ = [
     "ANATOMICAL_FACES",

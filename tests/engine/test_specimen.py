@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from inference.engine.margins import specimen_mask_from_ct
-from inference.engine.specimen import find_holder_plate
+from cases.imaging.specimen import find_holder_plate, specimen_mask_from_ct
 
 SPACING = (0.5, 0.5, 0.5)
 SHAPE = (50, 64, 64)  # 25 x 32 x 32 mm

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cases.imaging.specimen import specimen_mask_from_ct
 from cases.imaging.volume import Grid
 from inference.engine.config import ModelConfig, PreprocessConfig
 from inference.engine.network import pad_multiple
 from inference.engine.preprocess import prepare_channels
-from inference.engine.specimen import specimen_mask_from_ct
 from training.loop.validation import TrainingInputError
 
 MIN_SPECIMEN_FRACTION = 0.02  # a slice counts as specimen when it has >= 2% of the largest slice's tissue
