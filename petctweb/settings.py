@@ -61,7 +61,9 @@ INSTALLED_APPS = [
     "inference",
     "training",
     "studies",
+    "portal",
     "frontend",
+    "benchmarks",
 ]
 
 MIDDLEWARE = [
