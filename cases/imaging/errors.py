@@ -29,6 +29,12 @@ ERROR_CODES: frozenset[str] = frozenset(
         "missing_pixel_data",
         "undecodable_pixels",  # pixel data present but no installed decoder could read it
         "unsupported",  # valid DICOM we deliberately do not handle (e.g. multi-frame)
+        "invalid_header",  # a pixel-module or rescale attribute is missing, malformed or out of bounds
+        "invalid_geometry",  # spacing, thickness, orientation or position out of bounds or not orthonormal
+        "wrong_sop_class",  # a CT/PET series object that is not CT or PET Image Storage
+        "duplicate_uid",  # one SOPInstanceUID for different images
+        "too_few_slices",  # fewer slices than a 3D volume needs
+        "too_large",  # rows, columns, slices or voxels beyond the configured limits
     }
 )
 

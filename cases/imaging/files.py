@@ -123,15 +123,13 @@ def _walk_folder(*, root: Path) -> CollectedFiles:
                 continue
             info = full.lstat()
             if stat.S_ISLNK(info.st_mode):
-                collected.warnings.append(f"Skipped symbolic link '{relative}'.")
+                collected.warnings.append("Skipped a symbolic link.")  # no names: readers see warnings
                 continue
             if not stat.S_ISREG(info.st_mode):
                 continue
             if is_zip(path=full):
                 # Nested archives are not expanded: say so instead of silently ignoring data.
-                collected.warnings.append(
-                    f"Skipped archive '{relative}' inside the upload; upload it on its own."
-                )
+                collected.warnings.append("Skipped an archive inside the upload; upload it on its own.")
                 continue
             collected.files.append(CandidateFile(path=full, name=relative, size=info.st_size))
     return collected

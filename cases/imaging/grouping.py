@@ -50,11 +50,10 @@ class Series:
 
     def label(self) -> str:
         """How the user recognises the series in messages."""
+        # No SeriesDescription: labels reach stored warnings, and descriptions may hold names.
         text = f"{self.modality} series"
         if self.number is not None:
             text += f" {self.number}"
-        if self.description:
-            text += f" '{self.description}'"
         return text
 
 

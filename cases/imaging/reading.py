@@ -34,6 +34,7 @@ from .files import CandidateFile
 REQUIRED_IMAGE_KEYWORDS = ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality")
 MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"  # DICOMDIR
 PIXEL_DATA_TAG = 0x7FE00010
+DICOM_SUFFIXES = (".dcm", ".dicom")
 _SEQUENCE_DELIMITER_LE = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _SEQUENCE_DELIMITER_BE = b"\xff\xfe\xe0\xdd\x00\x00\x00\x00"
 _UNDEFINED = 0xFFFFFFFF
@@ -201,6 +202,9 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
         ) from exc
     claims = _claims_dicom(prefix)
     if not claims and not _looks_like_raw_dataset(prefix):
+        if candidate.name.lower().endswith(DICOM_SUFFIXES):
+            # Named as DICOM but cut before its 'DICM' marker: a damaged image, not a README to skip.
+            raise _truncated(candidate.name, f"only {len(prefix)} bytes before the DICM marker")
         return None
     try:
         with warnings.catch_warnings():
@@ -268,10 +272,12 @@ def read_headers(*, candidates: Sequence[CandidateFile]) -> ReadResult:
             code="not_dicom",
         )
     if not_dicom:
-        result.warnings.append(f"Skipped {len(not_dicom)} non-DICOM file(s): {_summarise(not_dicom)}.")
+        # Warnings are stored on the case and shown to readers: counts only, never file names
+        # (uploaders' file names often hold patient names).
+        result.warnings.append(f"Skipped {len(not_dicom)} non-DICOM file(s).")
     if not_images:
         result.warnings.append(
-            f"Skipped {len(not_images)} DICOM file(s) that are not image instances: {_summarise(not_images)}."
+            f"Skipped {len(not_images)} DICOM file(s) that are not image instances."
         )
     return result
 

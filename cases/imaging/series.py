@@ -21,6 +21,14 @@ from pydicom.dataset import Dataset
 
 from .errors import GeometryError, UnsupportedError
 from .reading import DicomFile, header_int, header_text, raw_decimals, read_stored_pixels
+from .validation import (
+    DEFAULT_LIMITS,
+    Limits,
+    check_slice_count,
+    check_slice_spacing,
+    check_volume_size,
+    validate_image_header,
+)
 from .volume import Grid, Volume
 
 ORIENTATION_TOLERANCE = 1e-4  # direction cosines
@@ -69,10 +77,26 @@ def _us(header: Dataset, keyword: str) -> int:
         return 0
 
 
+def _position(dicom: DicomFile) -> tuple | None:
+    try:
+        return tuple(round(float(v), 3) for v in dicom.header.get("ImagePositionPatient") or ())
+    except (TypeError, ValueError):
+        return None
+
+
 def _unique_instances(files: Sequence[DicomFile], *, label: str, warnings: list[str]) -> list[DicomFile]:
+    """One file per SOPInstanceUID: the same file twice is dropped, one UID for two images is refused."""
     seen: dict[str, DicomFile] = {}
     for dicom in files:
-        seen.setdefault(header_text(dicom.header, "SOPInstanceUID"), dicom)
+        uid = header_text(dicom.header, "SOPInstanceUID")
+        first = seen.setdefault(uid, dicom)
+        if first is not dicom and _position(first) != _position(dicom):
+            raise GeometryError(
+                f"{label}: '{first.name}' and '{dicom.name}' are different images with the same "
+                "SOPInstanceUID; every instance needs its own UID.",
+                code="duplicate_uid",
+                file=dicom.name,
+            )
     if len(seen) < len(files):
         warnings.append(f"{label}: {len(files) - len(seen)} duplicate file(s) of the same instance ignored.")
     return list(seen.values())
@@ -109,10 +133,19 @@ def _slice_spacing(positions: np.ndarray, *, files: list[DicomFile], label: str)
     )
 
 
-def series_geometry(*, files: Sequence[DicomFile], label: str = "Series") -> SeriesGeometry:
-    """Sort the slices and derive the grid from headers only; raises GeometryError on a bad stack."""
+def series_geometry(
+    *, files: Sequence[DicomFile], label: str = "Series", limits: Limits = DEFAULT_LIMITS
+) -> SeriesGeometry:
+    """Sort the slices and derive the grid from headers only; raises GeometryError on a bad stack.
+
+    Every header is validated (pixel module, pixel data length, geometry, rescale) first, so no
+    array is allocated for a header that lies.
+    """
     warnings: list[str] = []
+    for dicom in files:
+        validate_image_header(dicom=dicom, limits=limits)
     unique = _unique_instances(files, label=label, warnings=warnings)
+    check_slice_count(count=len(unique), label=label, limits=limits)
     first = unique[0].header
     frames = int(first.get("NumberOfFrames", 1) or 1)
     if frames > 1:
@@ -185,6 +218,8 @@ def series_geometry(*, files: Sequence[DicomFile], label: str = "Series") -> Ser
         warnings.append(
             f"{label} has a single slice; slice spacing taken from the header ({slice_spacing} mm)."
         )
+    check_slice_spacing(spacing_mm=slice_spacing, label=label, limits=limits)
+    check_volume_size(shape=(len(ordered), *shape_2d), label=label, limits=limits)
     direction = np.column_stack([row_cosine, column_cosine, normal])
     grid = Grid(
         shape=(len(ordered), shape_2d[0], shape_2d[1]),
@@ -225,9 +260,11 @@ def _rescale_into(dataset: Dataset, pixels: np.ndarray, out: np.ndarray) -> None
         out += np.float32(intercept)
 
 
-def load_series(*, files: Sequence[DicomFile], label: str = "Series") -> LoadedSeries:
-    """Geometry check, then pixels of every slice rescaled into one float32 volume."""
-    geometry = series_geometry(files=files, label=label)
+def load_series(
+    *, files: Sequence[DicomFile], label: str = "Series", limits: Limits = DEFAULT_LIMITS
+) -> LoadedSeries:
+    """Header and geometry checks, then pixels of every slice rescaled into one float32 volume."""
+    geometry = series_geometry(files=files, label=label, limits=limits)
     grid = geometry.grid
     array = np.empty(grid.shape, dtype=np.float32)
     for k, dicom in enumerate(geometry.files):

@@ -22,10 +22,11 @@ from .deid import deidentify_dataset, deidentify_datasets, patient_key, study_me
 from .errors import GeometryError, UnsupportedError
 from .files import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO, DEFAULT_MAX_TOTAL_BYTES, collect_files
 from .grouping import group_series, pair_series
-from .reading import read_headers
+from .reading import header_text, read_headers
 from .resample import resample, working_grid
 from .series import LoadedSeries, load_series
 from .suv import SuvResult, compute_suv
+from .validation import DEFAULT_LIMITS, Limits, check_volume_size
 from .volume import Grid, Volume
 
 CT_FILL_HU = -1000.0  # air outside the CT field of view
@@ -88,13 +89,14 @@ def load_studies(
     working_spacing_mm: float = 0.5,
     deid_secret: str,
     case_code: str | Callable[[str | None], str] = "ANONYMOUS",
-    keep_descriptions: bool = True,
+    keep_descriptions: bool = False,
     retain_patient_characteristics: bool = True,
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     max_ratio: float = DEFAULT_MAX_RATIO,
     temp_parent: Path | None = None,
     split_patients: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[LoadedStudy]:
     """Every PET-CT study in the upload at ``path`` (one patient), de-identified and on one grid.
 
@@ -123,8 +125,9 @@ def load_studies(
             common = [*collected.warnings, *read.warnings, *pairing.warnings]
             for pair in pairing.pairs:
                 warnings = list(common)
-                ct = load_series(files=pair.ct.files, label=pair.ct.label())
-                pet = load_series(files=pair.pet.files, label=pair.pet.label())
+                _check_distinct_instances(pair)
+                ct = load_series(files=pair.ct.files, label=pair.ct.label(), limits=limits)
+                pet = load_series(files=pair.pet.files, label=pair.pet.label(), limits=limits)
                 warnings += ct.warnings + pet.warnings
                 suv = compute_suv(headers=pet.headers)  # before de-identification drops private tags
                 pet_volume, suv = _pet_in_bqml(pet, suv)
@@ -155,6 +158,7 @@ def load_studies(
                 )
                 metadata = study_metadata(ct=ct_headers[0], pet=deid(pet.headers[0]))
                 grid = working_grid(reference=ct.volume.grid, spacing_mm=working_spacing_mm)
+                check_volume_size(shape=grid.shape, label="The working grid", limits=limits)
                 _check_overlap(pet=pet_volume.grid, working=grid, label=pair.pet.label())
                 metadata["CT"]["grid"] = ct.volume.grid.to_dict()
                 metadata["PET"]["grid"] = pet_volume.grid.to_dict()
@@ -185,6 +189,19 @@ def load_studies(
                 )
                 del ct, pet, pet_volume  # free the acquired-resolution arrays before the next study
     return studies
+
+
+def _check_distinct_instances(pair) -> None:
+    ct_uids = {header_text(f.header, "SOPInstanceUID"): f for f in pair.ct.files}
+    for dicom in pair.pet.files:
+        twin = ct_uids.get(header_text(dicom.header, "SOPInstanceUID"))
+        if twin is not None:
+            raise GeometryError(
+                f"'{dicom.name}' (PET) and '{twin.name}' (CT) have the same SOPInstanceUID; "
+                "every instance needs its own UID.",
+                code="duplicate_uid",
+                file=dicom.name,
+            )
 
 
 def _files_by_patient(files: list) -> list[list]:

@@ -11,16 +11,17 @@ import pytest
 from cases.imaging.errors import IngestError
 from cases.imaging.reading import DicomFile, read_headers
 from cases.imaging.series import load_series, series_geometry
+from cases.imaging.validation import DEFAULT_LIMITS, Limits
 
 from .dicom_factory import linear_values, make_ct_series, make_pet_series, write_series
 from .test_reading import _candidates
 
 
-def _load(datasets, folder: Path, *, shuffle: bool = True):
+def _load(datasets, folder: Path, *, shuffle: bool = True, limits: Limits = DEFAULT_LIMITS):
     paths = write_series(datasets, folder)
     if shuffle:
         random.Random(3).shuffle(paths)
-    return load_series(files=read_headers(candidates=_candidates(paths)).files, label="Test series")
+    return load_series(files=read_headers(candidates=_candidates(paths)).files, label="Test series", limits=limits)
 
 
 def _memory(datasets) -> list[DicomFile]:
@@ -85,14 +86,20 @@ def test_oblique_series_with_decreasing_positions(tmp_path: Path) -> None:
 
 
 def test_ct_rescale_intercept(tmp_path: Path) -> None:
-    values = np.full((2, 4, 4), -1000.0)
+    values = np.full((3, 4, 4), -1000.0)
     values[1] = 40.0
-    loaded = _load(make_ct_series(shape=(2, 4, 4), values=values), tmp_path, shuffle=False)
+    loaded = _load(make_ct_series(shape=(3, 4, 4), values=values), tmp_path, shuffle=False)
     np.testing.assert_array_equal(loaded.volume.array, values.astype(np.float32))
 
 
-def test_single_slice_uses_header_spacing(tmp_path: Path) -> None:
-    loaded = _load(make_ct_series(shape=(1, 4, 4), spacing=(2.0, 1.0, 1.0)), tmp_path)
+def test_single_slice_is_refused_by_default(tmp_path: Path) -> None:
+    with pytest.raises(IngestError) as caught:
+        _load(make_ct_series(shape=(1, 4, 4), spacing=(2.0, 1.0, 1.0)), tmp_path)
+    assert caught.value.code == "too_few_slices"
+
+
+def test_single_slice_uses_header_spacing_when_allowed(tmp_path: Path) -> None:
+    loaded = _load(make_ct_series(shape=(1, 4, 4), spacing=(2.0, 1.0, 1.0)), tmp_path, limits=Limits(min_slices=1))
     assert loaded.volume.grid.spacing == (2.0, 1.0, 1.0)
     assert "single slice" in loaded.warnings[0]
 
