@@ -1,9 +1,10 @@
-"""Parse and shift DICOM DA / TM / DT strings.
+"""Parse and shift DICOM DA / TM / DT strings with ``pydicom.valuerep`` (DA, TM, DT).
 
-Our own small parsers because vendors write legal-but-varied forms: partial times
-("1015"), fractional seconds, old ACR-NEMA separators ("10:15:30", "2024.01.31") and
-DT values with a UTC offset suffix ("&ZZXX"), which we drop: SUV only needs differences
-between times of the same scanner clock, and date shifting keeps the suffix verbatim.
+What this module adds to pydicom: vendors write legal-but-varied forms, so old ACR-NEMA
+separators ("10:15:30", "2024-01-31", "2024/01/31") are normalised first; a malformed value is
+None instead of an exception; a DT must carry a whole date (pydicom would read "2024" as 1 January,
+an invented day that would skew SUV decay); and the DT's UTC offset is dropped, because SUV only
+needs differences between times of the same scanner clock (date shifting keeps the suffix verbatim).
 """
 
 from __future__ import annotations
@@ -11,48 +12,51 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
-_OFFSET = re.compile(r"[+-]\d{4}$")
+from pydicom.valuerep import DA, DT, TM
+
+_DATE_SEPARATORS = re.compile(r"[.\-/]")
+# pydicom matches only a prefix of a DT ("20240131 1015" would become midnight): insist on the whole form.
+_DT_SHAPE = re.compile(r"\d{8,14}(\.\d{1,6})?([+-]\d{4})?")
 
 
 def parse_date(*, value: object) -> date | None:
     """DA -> date, or None when absent or malformed."""
-    text = re.sub(r"[.\-/]", "", str(value or "").strip())
+    text = _DATE_SEPARATORS.sub("", str(value or "").strip())
     if len(text) != 8 or not text.isdigit():
         return None
     try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        day = DA(text)
     except ValueError:
         return None
+    return date(day.year, day.month, day.day)
 
 
 def parse_time(*, value: object) -> time | None:
-    """TM -> time (HH, HHMM, HHMMSS, HHMMSS.FFFFFF, or with colons), or None."""
+    """TM -> time (HH, HHMM, HHMMSS, HHMMSS.FFFFFF, or with colons), or None.
+
+    A leap second (60) becomes 59, as pydicom does (with a warning), since Python has no 60.
+    """
     text = str(value or "").strip().replace(":", "")
     if not text:
         return None
-    whole, _, fraction = text.partition(".")
-    if not whole.isdigit() or len(whole) not in (2, 4, 6) or (fraction and not fraction.isdigit()):
-        return None
-    hour, minute, second = int(whole[0:2]), int(whole[2:4] or 0), int(whole[4:6] or 0)
-    micro = int((fraction + "000000")[:6]) if fraction else 0
-    second = min(second, 59)  # DICOM allows a leap second 60; Python does not
     try:
-        return time(hour, minute, second, micro)
+        moment = TM(text)
     except ValueError:
         return None
+    return time(moment.hour, moment.minute, moment.second, moment.microsecond)
 
 
 def parse_datetime(*, value: object) -> datetime | None:
     """DT -> naive datetime (UTC offset dropped), or None. A date-only DT gives midnight."""
-    text = _OFFSET.sub("", str(value or "").strip())
-    if len(text) < 8:
+    text = str(value or "").strip()
+    if not _DT_SHAPE.fullmatch(text):
         return None
-    day = parse_date(value=text[:8])
-    if day is None:
+    try:
+        moment = DT(text)
+    except ValueError:
         return None
-    rest = text[8:]
-    moment = parse_time(value=rest) if rest else time(0)
-    return None if moment is None else datetime.combine(day, moment)
+    return datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+                    moment.microsecond)
 
 
 def combine(*, date_value: object, time_value: object) -> datetime | None:

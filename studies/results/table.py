@@ -134,3 +134,13 @@ class StudyTable:
     @property
     def threshold_mm(self) -> float:
         return float(self.study["margin_threshold_mm"])
+
+
+def cases_with_truth(cases: list[CaseRow]) -> list[CaseRow]:
+    """The cases that have ground truth (every analysis against truth uses only these)."""
+    return [c for c in cases if c.truth is not None]
+
+
+def reader_call(case: CaseRow, session: str, reader: str) -> ReadCall | None:
+    """A reader's final call on a case in a session, or None."""
+    return case.reads.get(session, {}).get(reader)

@@ -143,6 +143,9 @@ def _proportion(num: int, den: int, method: CiMethod, undefined: str) -> Metric:
 
 
 def _f1(counts: ConfusionCounts, n_bootstrap: int, seed: int) -> tuple[Metric, dict[str, int]]:
+    # Our own resampling, not scipy.stats.bootstrap: F1 is undefined in resamples with no positive
+    # case and no positive call, and scipy then returns a NaN interval; it cannot drop and count
+    # those resamples (``n_used``), which small studies need. Resampling the four cells is also O(B).
     den = 2 * counts.tp + counts.fp + counts.fn
     info = {"n_bootstrap": n_bootstrap, "seed": seed, "n_used": 0}
     if den == 0:

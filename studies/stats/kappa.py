@@ -3,13 +3,16 @@
 Cohen's kappa (unweighted, any number of categories):
 
 - kappa = (p_o - p_e) / (1 - p_e) from the rater-by-rater contingency table;
+- computed by ``statsmodels.stats.inter_rater.cohens_kappa``; this module adds the not-computable
+  answers, the clipped CI and the p value;
 - ``se``: asymptotic SE under the alternative, Fleiss, Cohen & Everitt (1969), as in SAS PROC FREQ
-  ("ASE") and ``statsmodels.stats.inter_rater.cohens_kappa`` (``std_kappa``); the 95% CI is the
+  ("ASE") and statsmodels' ``std_kappa``; the 95% CI is the
   Wald interval kappa +/- 1.96 se, clipped to [-1, 1];
 - ``se0``: SE under H0 kappa = 0 (``std_kappa0``), used for the z test and two-sided p.
 
 Fleiss' kappa (1971; every subject rated by the same number of raters):
 
+- the point estimate is ``statsmodels.stats.inter_rater.fleiss_kappa``; statsmodels has no SE for it;
 - ``se``: the SE under H0 kappa = 0 of Fleiss, Nee & Landis (1979), as in R ``irr::kappam.fleiss``;
   z = kappa / se with two-sided p (the test of "no agreement beyond chance");
 - ``ci95``: percentile bootstrap over subjects (seeded, default 2000 resamples). The H0 SE is not
@@ -31,6 +34,8 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
+from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from .results import NotComputable
 
@@ -96,24 +101,18 @@ def cohens_kappa_from_table(
     if n == 0:
         return NotComputable(reason="no rated cases")
     p = t / n
-    row, col = p.sum(axis=1), p.sum(axis=0)
-    p_o = float(np.trace(p))
-    p_e = float(row @ col)
+    p_e = float(p.sum(axis=1) @ p.sum(axis=0))
+    # statsmodels divides by 1 - p_e: we answer the undefined case with a reason instead.
     if 1.0 - p_e <= 1e-12:
         return NotComputable(
             reason="both raters used one and the same category for every case: kappa is undefined"
         )
-    kappa = (p_o - p_e) / (1 - p_e)
-    # Fleiss, Cohen & Everitt (1969): variance under the alternative.
-    term_a = float((np.diag(p) * (1 - (row + col) * (1 - kappa)) ** 2).sum())
-    off = p * (col[:, None] + row[None, :]) ** 2
-    np.fill_diagonal(off, 0.0)
-    term_b = (1 - kappa) ** 2 * float(off.sum())
-    term_c = (kappa - p_e * (1 - kappa)) ** 2
-    var = max(0.0, (term_a + term_b - term_c) / ((1 - p_e) ** 2 * n))
-    # ... and under H0 kappa = 0.
-    var0 = max(0.0, (p_e + p_e**2 - float((row * col * (row + col)).sum())) / ((1 - p_e) ** 2 * n))
-    se, se0 = math.sqrt(var), math.sqrt(var0)
+    # statsmodels' own z divides by se0, which is 0 when one rater used one category; we handle that below.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = sm_cohens_kappa(t)
+    kappa = float(res.kappa)
+    # A variance that rounds below 0 gives NaN there; it is 0.
+    se, se0 = (float(v) if math.isfinite(v) else 0.0 for v in (res.std_kappa, res.std_kappa0))
     z = kappa / se0 if se0 > 0 else math.copysign(math.inf, kappa) if kappa else 0.0
     p_value = float(2 * stats.norm.sf(abs(z)))
     cats = tuple(categories) if categories is not None else tuple(str(i) for i in range(t.shape[0]))
@@ -126,7 +125,7 @@ def cohens_kappa_from_table(
         z=z,
         p_value=p_value,
         n=int(round(n)),
-        observed_agreement=p_o,
+        observed_agreement=float(np.trace(p)),
         expected_agreement=p_e,
         categories=cats,
     )
@@ -225,7 +224,11 @@ class FleissKappa:
 
 
 def _fleiss_core(table: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kappa and 1 - P_e for tables (..., subjects, categories) with m raters per subject."""
+    """Kappa and 1 - P_e for tables (..., subjects, categories) with m raters per subject.
+
+    Kept for the bootstrap: it scores all resamples in one vectorised pass, where statsmodels'
+    ``fleiss_kappa`` takes one table per call; the point estimate comes from statsmodels.
+    """
     n_sub = table.shape[-2]
     p_bar = (((table**2).sum(axis=-1) - m) / (m * (m - 1))).mean(axis=-1)
     p_j = table.sum(axis=-2) / (n_sub * m)
@@ -258,12 +261,10 @@ def fleiss_kappa_from_table(
     m = int(per[0])
     if m < 2:
         return NotComputable(reason="Fleiss' kappa needs at least two raters per subject")
-    kappa_arr, one_minus_pe_arr = _fleiss_core(t, m)
-    one_minus_pe = float(one_minus_pe_arr)
-    if one_minus_pe <= 1e-12:
-        return NotComputable(reason="every rating is in one and the same category: kappa is undefined")
-    kappa = float(kappa_arr)
     p_j = t.sum(axis=0) / (n_sub * m)
+    if 1.0 - float((p_j**2).sum()) <= 1e-12:
+        return NotComputable(reason="every rating is in one and the same category: kappa is undefined")
+    kappa = float(sm_fleiss_kappa(t, method="fleiss"))
     pq = p_j * (1 - p_j)
     s = float(pq.sum())
     var0 = 2.0 / (s**2 * n_sub * m * (m - 1)) * (s**2 - float((pq * ((1 - p_j) - p_j)).sum()))

@@ -1,9 +1,10 @@
 """Exact McNemar test for paired binary outcomes (model vs reader, aided vs unaided).
 
 Only the discordant pairs carry information: b = A yes / B no, c = A no / B yes. Under H0 (equal
-marginal rates) b ~ Binomial(b + c, 1/2); the two-sided exact p is min(1, 2 * P(X <= min(b, c))),
-matching ``statsmodels.stats.contingency_tables.mcnemar(table, exact=True)``. With no discordant
-pairs p = 1 (the data cannot show a difference).
+marginal rates) b ~ Binomial(b + c, 1/2); the two-sided exact p comes from
+``scipy.stats.binomtest`` (for p = 1/2 it equals min(1, 2 * P(X <= min(b, c)))) and matches
+``statsmodels.stats.contingency_tables.mcnemar(table, exact=True)``. With no discordant pairs
+p = 1 (the data cannot show a difference).
 
 :func:`compare_paired_accuracy` applies the test to correctness against truth (overall), and to
 the calls within truth-positive (sensitivity) and truth-negative (specificity) cases.
@@ -53,7 +54,7 @@ def mcnemar_exact_from_counts(*, b: int, c: int, n_pairs: int | None = None) -> 
         raise ValueError("discordant counts must be non-negative")
     n = b + c
     k = min(b, c)
-    p = 1.0 if n == 0 else min(1.0, 2.0 * float(stats.binom.cdf(k, n, 0.5)))
+    p = 1.0 if n == 0 else min(1.0, float(stats.binomtest(k, n, 0.5, alternative="two-sided").pvalue))
     return McNemarResult(b=b, c=c, n_pairs=n if n_pairs is None else n_pairs, statistic=k, p_value=p)
 
 

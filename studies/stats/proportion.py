@@ -6,15 +6,15 @@
 - Wilson (1927): inverts the score test; coverage close to nominal on average and narrower than
   Clopper-Pearson. Recommended by Newcombe (1998) and Brown, Cai & DasGupta (2001).
 
-Both match ``statsmodels.stats.proportion.proportion_confint(method="beta"/"wilson")``.
+Both delegate to ``statsmodels.stats.proportion.proportion_confint`` (method "beta" / "wilson");
+this module adds our argument checks and the exact 0 / 1 bounds at the extremes.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
-from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
 
 CiMethod = Literal["exact", "wilson"]
 DEFAULT_CI_METHOD: CiMethod = "exact"
@@ -31,28 +31,24 @@ def _check(successes: int, total: int, confidence: float) -> None:
         raise ValueError("confidence must lie strictly between 0 and 1")
 
 
+def _confint(successes: int, total: int, confidence: float, method: str) -> tuple[float, float]:
+    low, high = proportion_confint(successes, total, alpha=1.0 - confidence, method=method)
+    # At 0 or n successes the open side is exactly 0 or 1; clip floating-point excursions too.
+    low = 0.0 if successes == 0 else max(0.0, float(low))
+    high = 1.0 if successes == total else min(1.0, float(high))
+    return low, high
+
+
 def clopper_pearson_ci(*, successes: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) two-sided CI for ``successes / total``."""
     _check(successes, total, confidence)
-    alpha = 1.0 - confidence
-    # The bounds are beta quantiles; at 0 or n successes the open side is fixed at 0 or 1.
-    low = 0.0 if successes == 0 else float(stats.beta.ppf(alpha / 2, successes, total - successes + 1))
-    high = (
-        1.0 if successes == total else float(stats.beta.ppf(1 - alpha / 2, successes + 1, total - successes))
-    )
-    return low, high
+    return _confint(successes, total, confidence, "beta")
 
 
 def wilson_ci(*, successes: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score two-sided CI for ``successes / total``."""
     _check(successes, total, confidence)
-    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
-    p = successes / total
-    denom = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
-    # Clip tiny floating-point excursions outside [0, 1] at the extremes.
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return _confint(successes, total, confidence, "wilson")
 
 
 def proportion_ci(

@@ -13,7 +13,7 @@ from studies.stats.mrmc import MrmcResult, analyse_imrmc_file, obuchowski_rocket
 from studies.stats.results import NotComputable
 
 # OR-DBM MRMC 2.5 output for Van Dyke et al. (1993), as printed in
-# shared/reference/mrmc-vandyke/README.md. Readers 1-5 there are IDs 0-4 in the file.
+# tests/data/mrmc-vandyke/README.md. Readers 1-5 there are IDs 0-4 in the file.
 VANDYKE_AUC = {
     "0": (0.91964573, 0.94782609),
     "1": (0.85877617, 0.90531401),

@@ -7,9 +7,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from benchmarks.inference import benchmark_case
 from cases.imaging.study import load_studies
 from cases.phantoms.generator import generate_phantoms
-from inference.engine.bench import benchmark_case
 from inference.registry import predictor_for
 from inference.selectors import model_version_get
 from inference.services import resolve_device

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
+from django.core.management import CommandError, call_command
 
-from inference.engine.bench import benchmark_case
+from benchmarks.inference import benchmark_case
 from inference.engine.config import ModelConfig, NetworkConfig
 from inference.engine.network import build_network
 from inference.engine.predictor import EnsemblePredictor
@@ -52,3 +54,9 @@ def test_benchmark_from_channels_recovers_ct():
     report = benchmark_case(predictor=predictor, channels=channels, warmup=False)
     assert report["seconds"]["preprocess"] is None
     assert report["margin_status"] in {"positive", "negative", "no_tumour_detected"}
+
+
+@pytest.mark.django_db
+def test_command_needs_a_registered_model() -> None:
+    with pytest.raises(CommandError, match="no model registered"):
+        call_command("bench_inference", "--device", "cpu")

@@ -3,7 +3,7 @@
 (a) ``dcmread`` of every file plus decoding its pixel data: the floor any DICOM reader pays;
 (b) :func:`load_studies` on the same path: the whole pipeline (checks, SUV, de-identification,
 resampling). Both report MB/s over the bytes of the DICOM files, so the ratio shows the
-pipeline's overhead. The lead wires this into a management command.
+pipeline's overhead. Used by the ``bench_ingest`` management command.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pydicom
 
-from .files import collect_files
-from .reading import read_header
-from .study import load_studies
+from cases.imaging.files import collect_files
+from cases.imaging.reading import read_header
+from cases.imaging.study import load_studies
 
 
 def benchmark_ingest(*, path: Path, working_spacing_mm: float = 0.5, deid_secret: str = "benchmark") -> dict:

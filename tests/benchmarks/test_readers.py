@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from studies.bench import prepare, run
+from benchmarks.readers import prepare, run
 from studies.models import Read
 
 

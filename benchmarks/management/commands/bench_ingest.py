@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.imaging.benchmark import benchmark_ingest
+from benchmarks.ingest import benchmark_ingest
 from cases.phantoms.generator import generate_phantoms
 
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import override_settings
 
-from studies.bench import OPERATIONS, prepare, run
+from benchmarks.readers import OPERATIONS, prepare, run
 
 
 def _shape(text: str) -> tuple[int, int, int]:

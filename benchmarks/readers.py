@@ -23,12 +23,12 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.db import connection
 
+from benchmarks.readers_client import LOOPBACK, client_batch
 from cases.imaging.volume import Grid
 from cases.models import Case, CaseVolume
 from cases.volume_store import store_array
 from inference.maskcodec import encode_rle
 from petctweb.roles import ALL_ROLES, READER, STUDY_ADMIN
-from studies.bench_client import LOOPBACK, client_batch
 from studies.models import Read, Study
 from studies.services import study_create
 
