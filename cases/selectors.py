@@ -1,27 +1,12 @@
-"""Reads for cases and their volumes."""
+"""Reads for cases and their volumes (which cases a user may see: ``portal.access_policy``)."""
 
 from __future__ import annotations
 
 import numpy as np
-from django.db.models import QuerySet
 
 from cases.models import Case, CaseVolume
 from cases.volume_store import load_array
 from petctweb.errors import DomainError
-
-
-def case_list(*, user) -> QuerySet[Case]:
-    """Cases the user may see. Study-level rules narrow this once studies assign cases."""
-    from studies.selectors import visible_cases
-
-    return visible_cases(user=user)
-
-
-def case_get_for_user(*, code: str, user) -> Case:
-    case = case_list(user=user).filter(code=code).first()
-    if case is None:
-        raise DomainError(f"no case {code} that you may see", code="not_found", http_status=404)
-    return case
 
 
 def case_volume(*, case: Case, kind: str) -> CaseVolume:

@@ -15,9 +15,11 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from audit.services import audit_record
+from cases.events import case_imported
 from cases.imaging.errors import IngestError
 from cases.imaging.specimen import specimen_mask_from_ct
 from cases.imaging.study import LoadedStudy, load_studies
+from cases.imaging.validation import Limits
 from cases.models import Case, CaseVolume, SourceHeaders
 from cases.volume_store import store_array, store_bytes
 from petctweb.errors import DomainError
@@ -117,9 +119,17 @@ def case_import(*, path: Path, source: str, user=None, split_patients: bool = Fa
             deid_secret=settings.PETCTWEB_DEID_SECRET,
             case_code=lambda _patient_key: _new_case_code(),
             split_patients=split_patients,
+            limits=Limits(max_voxels=settings.PETCTWEB_MAX_VOXELS),
         )
     except IngestError as exc:
         raise DomainError(str(exc), code=getattr(exc, "code", "invalid_dicom")) from exc
+    except Exception as exc:
+        # Malformed input that slipped past validation must still be a clear 400, never a 500. The
+        # message may hold uploaded file names, so only the exception's type is logged and answered.
+        logger.warning("import refused after an unexpected %s while reading the study", type(exc).__name__)
+        raise DomainError(
+            f"the study could not be read ({type(exc).__name__}); nothing was stored", code="unreadable_dicom"
+        ) from exc
     duplicates = [s for s in studies if Case.objects.filter(study_key=s.study_uid).exists()]
     if duplicates:
         codes = ", ".join(Case.objects.filter(study_key__in=[s.study_uid for s in duplicates]).values_list("code", flat=True))
@@ -136,11 +146,8 @@ def case_import(*, path: Path, source: str, user=None, split_patients: bool = Fa
         for case in created:
             case_delete(case=case)
         raise
-    if settings.PETCTWEB_AUTO_INFERENCE:
-        from inference.services import inference_run_request_default
-
-        for item in imported:
-            inference_run_request_default(case=item.case, user=user)
+    for item in imported:
+        case_imported(case=item.case, user=user)  # e.g. inference queues the default model
     return imported
 
 

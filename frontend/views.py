@@ -1,4 +1,4 @@
-"""Server-rendered pages; data comes from the same selectors as the API."""
+"""Server-rendered case pages; data and access come from the same policy and payloads as the API."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from django.http import Http404
 from django.shortcuts import render
 
 from audit.services import audit_record
-from cases.payloads import case_detail, case_summaries_for
-from cases.selectors import case_get_for_user
 from petctweb.errors import DomainError
 from petctweb.roles import READER, is_study_admin, primary_role, user_roles
-from studies.selectors import case_access
+from portal.access_policy import case_access, case_get_for_user
+from portal.payloads import case_detail, case_summaries_for
 from studies.services import assignment_open
 
 

@@ -1,11 +1,14 @@
-"""JSON shapes of cases for the API and the pages (plain functions, no logic in serializers)."""
+"""JSON shapes of cases (with their model runs, margins and masks) for the API and the pages."""
 
 from __future__ import annotations
 
 from django.urls import reverse
 
 from cases.models import Case
+from inference.models import Segmentation
 from inference.selectors import inference_run_latest, model_segmentation_latest
+from portal.access_policy import case_access, visible_cases
+from studies.models import GroundTruth
 
 
 def run_payload(run) -> dict | None:
@@ -60,11 +63,8 @@ def case_summary(case: Case, *, can_see_model: bool = True) -> dict:
 
 def case_summaries_for(*, user) -> list[dict]:
     """The case list a user sees, each summary blinded where the model's output is hidden from them."""
-    from cases.selectors import case_list
-    from studies.selectors import case_access
-
     return [case_summary(case, can_see_model=case_access(user=user, case=case).can_see_model)
-            for case in case_list(user=user)]
+            for case in visible_cases(user=user)]
 
 
 def case_detail(case: Case, *, can_see_model: bool = True, user=None, can_see_ground_truth: bool = False) -> dict:
@@ -101,8 +101,6 @@ def case_detail(case: Case, *, can_see_model: bool = True, user=None, can_see_gr
 def _my_segmentation(case: Case, user) -> dict | None:
     if user is None or not user.is_authenticated:
         return None
-    from inference.models import Segmentation
-
     latest = (
         Segmentation.objects.filter(case=case, author=user, is_draft=False).order_by("-version", "-id").first()
     )
@@ -114,9 +112,6 @@ def _my_segmentation(case: Case, user) -> dict | None:
 
 def _ground_truth_mask_url(case: Case) -> str | None:
     """The outline of the newest ground truth (signed off or not), else the newest drawn outline."""
-    from inference.models import Segmentation
-    from studies.models import GroundTruth
-
     truth = GroundTruth.objects.filter(case=case, segmentation__isnull=False).order_by("-version").first()
     outline = truth.segmentation if truth else (
         Segmentation.objects.filter(case=case, source=Segmentation.Source.GROUND_TRUTH, is_draft=False)

@@ -1,47 +1,83 @@
-"""Reader studies: API (api/studies/..., api/cases/<code>/reads/...) and pages (studies/...)."""
+"""Routes of the composing layer: the case, model, mask, study, ground-truth, audit and results APIs and
+the study pages (the case pages live in ``frontend``, training in ``training``)."""
 
 from django.urls import path
 
-from studies import api, views
+from portal.api import audit, cases, ground_truth, inference, reads, results, segmentations, studies
+from portal.pages import results as results_pages
+from portal.pages import studies as study_pages
 
-api_patterns = [
-    path("api/cases/<str:code>/reads/", api.CaseReadListApi.as_view(), name="api-case-reads"),
-    path("api/cases/<str:code>/reads/<int:read_id>/", api.CaseReadDetailApi.as_view(), name="api-case-read"),
-    path("api/cases/<str:code>/reads/<int:read_id>/amend/", api.CaseReadAmendApi.as_view(),
+case_patterns = [
+    path("api/cases/", cases.CaseListApi.as_view(), name="api-case-list"),
+    path("api/cases/upload/", cases.CaseUploadApi.as_view(), name="api-case-upload"),
+    path("api/cases/<str:code>/", cases.CaseDetailApi.as_view(), name="api-case-detail"),
+    path("api/cases/<str:code>/volumes/<str:kind>/", cases.CaseVolumeApi.as_view(), name="api-case-volume"),
+    path("api/cases/<str:code>/segmentations/", segmentations.SegmentationListApi.as_view(),
+         name="api-segmentations"),
+    path("api/cases/<str:code>/segmentations/draft/", segmentations.DraftApi.as_view(),
+         name="api-segmentation-draft"),
+    path("api/cases/<str:code>/segmentations/<int:segmentation_id>/mask/",
+         segmentations.SegmentationMaskApi.as_view(), name="api-segmentation-mask"),
+    path("api/cases/<str:code>/inference/", inference.InferenceRequestApi.as_view(), name="api-case-inference"),
+    path("api/cases/<str:code>/results/<str:fmt>/", inference.ResultExportApi.as_view(), name="api-case-result"),
+    path("api/inference-runs/<int:run_id>/", inference.InferenceRunApi.as_view(), name="api-inference-run"),
+    path("api/models/", inference.ModelVersionListApi.as_view(), name="api-model-list"),
+]
+
+study_patterns = [
+    path("api/cases/<str:code>/reads/", reads.CaseReadListApi.as_view(), name="api-case-reads"),
+    path("api/cases/<str:code>/reads/<int:read_id>/", reads.CaseReadDetailApi.as_view(), name="api-case-read"),
+    path("api/cases/<str:code>/reads/<int:read_id>/amend/", reads.CaseReadAmendApi.as_view(),
          name="api-case-read-amend"),
-    path("api/studies/", api.StudyListApi.as_view(), name="api-study-list"),
-    path("api/studies/mine/", api.MyStudiesApi.as_view(), name="api-study-mine"),
-    path("api/studies/audit/", api.AuditListApi.as_view(), name="api-audit-list"),
-    path("api/studies/audit/export/", api.AuditExportApi.as_view(), name="api-audit-export"),
-    path("api/studies/ground-truth/", api.GroundTruthOverviewApi.as_view(), name="api-gt-overview"),
-    path("api/studies/ground-truth/<str:code>/", api.GroundTruthCaseApi.as_view(), name="api-gt-case"),
-    path("api/studies/ground-truth/<str:code>/<int:ground_truth_id>/", api.GroundTruthVersionApi.as_view(),
+    path("api/studies/", studies.StudyListApi.as_view(), name="api-study-list"),
+    path("api/studies/mine/", studies.MyStudiesApi.as_view(), name="api-study-mine"),
+    path("api/studies/audit/", audit.AuditListApi.as_view(), name="api-audit-list"),
+    path("api/studies/audit/export/", audit.AuditExportApi.as_view(), name="api-audit-export"),
+    path("api/studies/ground-truth/", ground_truth.GroundTruthOverviewApi.as_view(), name="api-gt-overview"),
+    path("api/studies/ground-truth/<str:code>/", ground_truth.GroundTruthCaseApi.as_view(), name="api-gt-case"),
+    path("api/studies/ground-truth/<str:code>/<int:ground_truth_id>/", ground_truth.GroundTruthVersionApi.as_view(),
          name="api-gt-version"),
-    path("api/studies/ground-truth/<str:code>/<int:ground_truth_id>/sign-off/", api.GroundTruthSignOffApi.as_view(),
+    path("api/studies/ground-truth/<str:code>/<int:ground_truth_id>/sign-off/", ground_truth.GroundTruthSignOffApi.as_view(),
          name="api-gt-sign-off"),
-    path("api/studies/<int:study_id>/", api.StudyDetailApi.as_view(), name="api-study-detail"),
-    path("api/studies/<int:study_id>/cases/", api.StudyAddCasesApi.as_view(), name="api-study-cases"),
-    path("api/studies/<int:study_id>/readers/", api.StudyAddReadersApi.as_view(), name="api-study-readers"),
-    path("api/studies/<int:study_id>/close/", api.StudyCloseApi.as_view(), name="api-study-close"),
-    path("api/studies/<int:study_id>/sessions/<int:session_id>/schedule/", api.SessionScheduleApi.as_view(),
+    path("api/studies/<int:study_id>/", studies.StudyDetailApi.as_view(), name="api-study-detail"),
+    path("api/studies/<int:study_id>/cases/", studies.StudyAddCasesApi.as_view(), name="api-study-cases"),
+    path("api/studies/<int:study_id>/readers/", studies.StudyAddReadersApi.as_view(), name="api-study-readers"),
+    path("api/studies/<int:study_id>/close/", studies.StudyCloseApi.as_view(), name="api-study-close"),
+    path("api/studies/<int:study_id>/sessions/<int:session_id>/schedule/", studies.SessionScheduleApi.as_view(),
          name="api-session-schedule"),
-    path("api/studies/<int:study_id>/worklist/", api.WorklistApi.as_view(), name="api-study-worklist"),
-    path("api/studies/<int:study_id>/reads/export/", api.StudyReadsExportApi.as_view(), name="api-study-reads-export"),
-    path("api/studies/<int:study_id>/ground-truth/import/", api.StudyGroundTruthImportApi.as_view(),
+    path("api/studies/<int:study_id>/worklist/", studies.WorklistApi.as_view(), name="api-study-worklist"),
+    path("api/studies/<int:study_id>/reads/export/", studies.StudyReadsExportApi.as_view(), name="api-study-reads-export"),
+    path("api/studies/<int:study_id>/ground-truth/import/", ground_truth.StudyGroundTruthImportApi.as_view(),
          name="api-study-gt-import"),
 ]
 
-page_patterns = [
-    path("studies/", views.studies_home, name="study-home"),
-    path("studies/new/", views.study_create_page, name="study-create"),
-    path("studies/audit/", views.audit_page, name="audit-log"),
-    path("studies/ground-truth/", views.ground_truth_list_page, name="gt-list"),
-    path("studies/ground-truth/<str:code>/", views.ground_truth_case_page, name="gt-case"),
-    path("studies/<int:study_id>/", views.study_detail_page, name="study-detail"),
-    path("studies/<int:study_id>/action/", views.study_action, name="study-action"),
-    path("studies/<int:study_id>/worklist/", views.worklist_page, name="study-worklist"),
-    path("studies/<int:study_id>/next/", views.worklist_next, name="study-next"),
-    path("studies/<int:study_id>/read/<str:code>/", views.study_read, name="study-read"),
+study_page_patterns = [
+    path("studies/", study_pages.studies_home, name="study-home"),
+    path("studies/new/", study_pages.study_create_page, name="study-create"),
+    path("studies/audit/", study_pages.audit_page, name="audit-log"),
+    path("studies/ground-truth/", study_pages.ground_truth_list_page, name="gt-list"),
+    path("studies/ground-truth/<str:code>/", study_pages.ground_truth_case_page, name="gt-case"),
+    path("studies/<int:study_id>/", study_pages.study_detail_page, name="study-detail"),
+    path("studies/<int:study_id>/action/", study_pages.study_action, name="study-action"),
+    path("studies/<int:study_id>/worklist/", study_pages.worklist_page, name="study-worklist"),
+    path("studies/<int:study_id>/next/", study_pages.worklist_next, name="study-next"),
+    path("studies/<int:study_id>/read/<str:code>/", study_pages.study_read, name="study-read"),
 ]
 
-urlpatterns = api_patterns + page_patterns
+
+results_patterns = [
+    path("studies/<int:study_id>/results/", results_pages.study_results_page, name="study-results"),
+    path("api/studies/<int:study_id>/results/", results.StudyResultsApi.as_view(), name="api-study-results"),
+    path("api/studies/<int:study_id>/results/json", results.StudyResultsJsonExportApi.as_view(),
+         name="api-study-results-json"),
+    path("api/studies/<int:study_id>/results/reads.csv", results.StudyReadsCsvExportApi.as_view(),
+         name="api-study-results-reads"),
+    path("api/studies/<int:study_id>/results/statistics.csv", results.StudyStatisticsCsvExportApi.as_view(),
+         name="api-study-results-statistics"),
+    path("api/studies/<int:study_id>/results/study.imrmc", results.StudyImrmcExportApi.as_view(),
+         name="api-study-results-imrmc"),
+    path("api/studies/<int:study_id>/results/masks.zip", results.StudyMasksZipExportApi.as_view(),
+         name="api-study-results-masks"),
+]
+
+urlpatterns = case_patterns + study_patterns + study_page_patterns + results_patterns

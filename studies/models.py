@@ -36,11 +36,20 @@ class Study(models.Model):
         OPEN = "open"
         CLOSED = "closed"
 
+    class IndeterminateCountsAs(models.TextChoices):
+        # How the model's "indeterminate" call (its folds disagree about the threshold) is counted.
+        POSITIVE = "positive", "Positive (as close is; the safe default)"
+        NEGATIVE = "negative", "Negative"
+        EXCLUDED = "excluded", "Excluded from the model's statistics"
+
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     design = models.CharField(max_length=16, choices=Design.choices)
     margin_threshold_mm = models.FloatField()
     positive_categories = models.JSONField(default=default_positive_categories)
+    indeterminate_counts_as = models.CharField(
+        max_length=16, choices=IndeterminateCountsAs.choices, default=IndeterminateCountsAs.POSITIVE
+    )
     washout_days = models.PositiveIntegerField(default=0)
     seed = models.BigIntegerField()
     allow_amendments = models.BooleanField(default=True)  # readers may amend a call while its session lasts

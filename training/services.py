@@ -31,6 +31,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from inference.engine.config import ModelConfig, NetworkConfig, PreprocessConfig
 from inference.registry import model_version_register
+from petctweb.celery import app as celery_app
 from petctweb.errors import DomainError
 from petctweb.roles import is_study_admin
 from training.loop.ensemble import train_ensemble
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2  # deliveries of one job before it is declared failed (a training is long; don't loop)
 MODEL_NAME = "retrained"
+RUN_TRAINING_JOB_TASK = "training.tasks.run_training_job"
 FOLDS_RANGE = (2, 10)
 EPOCHS_RANGE = (1, 1000)
 DEVICES = ("auto", "cpu", "cuda")
@@ -132,9 +134,8 @@ def training_job_request(
 
 
 def _enqueue(job_id: int) -> None:
-    from training.tasks import run_training_job
-
-    run_training_job.delay(job_id)
+    # By registered name: the task module imports this one, never the reverse (routed to the gpu queue).
+    celery_app.send_task(RUN_TRAINING_JOB_TASK, args=[job_id])
 
 
 # --- execution -------------------------------------------------------------------------------------

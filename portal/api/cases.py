@@ -13,15 +13,15 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from cases.models import Case
-from cases.payloads import case_detail, case_summaries_for, case_summary
-from cases.selectors import case_get_for_user, case_volume
+from cases.selectors import case_volume
 from cases.services import case_import
 from cases.upload import check_upload_size, save_uploaded_files
 from cases.volume_http import volume_response
 from inference.selectors import model_segmentation_latest
 from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole, IsStudyAdmin
-from studies.selectors import case_access, ensure_model_visible
+from portal.access_policy import case_access, case_get_for_user, ensure_model_visible
+from portal.payloads import case_detail, case_summaries_for, case_summary
 
 
 class CaseListApi(APIView):
@@ -74,7 +74,7 @@ class CaseVolumeApi(APIView):
         if kind in ("ct", "pet", "specimen"):
             volume = case_volume(case=case, kind=kind)
             return volume_response(request, payload_name=volume.file.name, dtype=volume.dtype, shape=volume.shape,
-                                    etag=volume.sha256)
+                                    etag=volume.sha256, immutable=True)
         if kind in ("model_mask", "uncertainty"):
             ensure_model_visible(user=request.user, case=case)
             segmentation = model_segmentation_latest(case=case)

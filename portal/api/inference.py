@@ -8,15 +8,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import audit_record
-from cases.payloads import run_payload
-from cases.selectors import case_get_for_user
 from inference.exports import segmentation_dicom_seg_bytes, segmentation_nifti_bytes
 from inference.models import InferenceRun, ModelVersion
 from inference.selectors import model_segmentation_latest, model_version_get
 from inference.services import inference_run_request
 from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole, IsStudyAdmin
-from studies.selectors import ensure_model_visible
+from portal.access_policy import case_get_for_user, ensure_model_visible
+from portal.payloads import run_payload
 
 
 class InferenceRequestApi(APIView):

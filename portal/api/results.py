@@ -19,20 +19,14 @@ from rest_framework.views import APIView
 
 from petctweb.errors import DomainError
 from petctweb.permissions import IsStudyAdmin
-from studies import selectors, services
+from portal.access_policy import study_get_for_admin
+from studies import services
 from studies.results import exports
-from studies.results.data import mask_loader, study_table
-from studies.results.report import build_report
+from studies.results.compute import compute
+from studies.results.data import study_table
 
 VIEW_AUDIT_SECONDS = 15 * 60  # the dashboard polls; one "study_results.view" per user and study per 15 min
 MODEL_PARAM = OpenApiParameter("model", str, description="model version 'name:version' (default: see report)")
-
-
-def compute(study, *, model_label: str | None = None) -> tuple:
-    """(table, report) of a study; segmentation metrics are cached per pair of immutable masks."""
-    table = study_table(study=study, model_label=model_label or None)
-    report = build_report(table=table, load_mask=mask_loader(table), cache=cache)
-    return table, report
 
 
 def audit_view(*, user, study) -> None:
@@ -45,7 +39,7 @@ class ResultsApiView(APIView):
     permission_classes = [IsStudyAdmin]
 
     def study(self, request, study_id: int):
-        return selectors.study_get_for_admin(study_id=study_id, user=request.user)
+        return study_get_for_admin(study_id=study_id, user=request.user)
 
     def model_label(self, request) -> str | None:
         return (request.query_params.get("model") or "").strip() or None

@@ -6,14 +6,20 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cases.selectors import case_get_for_user
 from cases.volume_http import volume_response
+from cases.volume_store import load_array
+from inference.maskcodec import ENCODING, encode_rle
 from inference.models import Segmentation
 from inference.reader_masks import draft_get, draft_save, segmentation_save
 from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole
 from petctweb.roles import PATHOLOGIST, user_roles
-from studies.selectors import case_access
+from portal.access_policy import (
+    can_see_segmentation,
+    case_access,
+    case_get_for_user,
+    ensure_mask_editable,
+)
 
 
 def mask_source_for(user) -> str:
@@ -42,8 +48,7 @@ class MaskInputSerializer(serializers.Serializer):
 
 def _editable_case(request, code: str):
     case = case_get_for_user(code=code, user=request.user)
-    if not case_access(user=request.user, case=case).can_edit_mask:
-        raise DomainError("you may not edit masks on this case now", code="forbidden", http_status=403)
+    ensure_mask_editable(user=request.user, case=case)
     return case
 
 
@@ -72,9 +77,6 @@ class DraftApi(APIView):
         draft = draft_get(case=case, author=request.user, source=mask_source_for(request.user))
         if draft is None:
             raise DomainError("no draft saved for this case", code="not_found", http_status=404)
-        from cases.volume_store import load_array
-        from inference.maskcodec import ENCODING, encode_rle
-
         mask = load_array(name=draft.mask_file.name, dtype="uint8", shape=case.grid.shape)
         return Response({**segmentation_payload(draft), "shape": list(case.grid.shape), "encoding": ENCODING,
                          "data": encode_rle(mask)})
@@ -95,12 +97,7 @@ class SegmentationMaskApi(APIView):
         case = case_get_for_user(code=code, user=request.user)
         segmentation = Segmentation.objects.filter(pk=segmentation_id, case=case).first()
         access = case_access(user=request.user, case=case)
-        allowed = segmentation is not None and (
-            segmentation.author_id == request.user.pk
-            or (segmentation.source == Segmentation.Source.MODEL and access.can_see_model)
-            or (segmentation.source == Segmentation.Source.GROUND_TRUTH and access.can_see_ground_truth)
-        )
-        if not allowed:
+        if not can_see_segmentation(user=request.user, segmentation=segmentation, access=access):
             raise DomainError("no such segmentation that you may see", code="not_found", http_status=404)
         return volume_response(request, payload_name=segmentation.mask_file.name, dtype="uint8",
                                 shape=case.grid.shape, etag=f"seg{segmentation.pk}")

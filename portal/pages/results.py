@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from petctweb.errors import DomainError
 from petctweb.roles import is_study_admin, primary_role
-from studies import selectors, services
+from portal.access_policy import study_get_for_admin
+from studies import services
 from studies.results.exports import EXPORT_FORMATS
 
 REFRESH_SECONDS = 10
@@ -28,7 +29,7 @@ def study_results_page(request, study_id: int):
     if not is_study_admin(request.user):
         raise PermissionDenied("Only study administrators see a study's results.")
     try:
-        study = selectors.study_get_for_admin(study_id=study_id, user=request.user)
+        study = study_get_for_admin(study_id=study_id, user=request.user)
     except DomainError as exc:
         raise Http404(exc.message) from exc
     services.view_record(user=request.user, what="study_results", object_type="study", object_id=study.pk,

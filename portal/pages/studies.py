@@ -20,12 +20,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cases.models import Case
-from cases.selectors import case_get_for_user
 from inference.models import Segmentation
 from petctweb.errors import DomainError
 from petctweb.roles import PATHOLOGIST, READER, is_study_admin, primary_role, user_roles
+from portal.access_policy import (
+    can_see_ground_truth,
+    case_get_for_user,
+    study_get_for_admin,
+    study_get_for_reader,
+)
+from portal.api.audit import audit_filters
+from portal.api.common import MAX_CSV_BYTES, decode_csv, parse_opens_at
 from studies import selectors, services
-from studies.api import MAX_CSV_BYTES, audit_filters, decode_csv, parse_opens_at
 from studies.models import FACES, MARGIN_STATUSES, ReadingSession, Study
 
 
@@ -39,21 +45,21 @@ def _require_admin(request) -> None:
 
 
 def _require_gt_viewer(request) -> None:
-    if not selectors.can_see_ground_truth(request.user):
+    if not can_see_ground_truth(request.user):
         raise PermissionDenied("Only pathologists and study administrators see ground truth.")
 
 
 def _admin_study(request, study_id: int) -> Study:
     _require_admin(request)
     try:
-        return selectors.study_get_for_admin(study_id=study_id, user=request.user)
+        return study_get_for_admin(study_id=study_id, user=request.user)
     except DomainError as exc:
         raise Http404(exc.message) from exc
 
 
 def _reader_study(request, study_id: int) -> Study:
     try:
-        return selectors.study_get_for_reader(study_id=study_id, user=request.user)
+        return study_get_for_reader(study_id=study_id, user=request.user)
     except DomainError as exc:
         raise Http404(exc.message) from exc
 

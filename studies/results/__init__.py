@@ -8,6 +8,7 @@
   calling :mod:`studies.stats`; the result is plain JSON (``not_computable`` + reason where a
   method cannot run, never NaN). The scoring conventions are in ``METHODS`` there.
 - :mod:`studies.results.exports`: CSV (reads, statistics), iMRMC, JSON and the masks zip.
-- :mod:`studies.results.api` / :mod:`studies.results.views`: admin-only endpoints and the dashboard.
-- :mod:`studies.results.simulate`: the simulated crossover study behind ``simulate_study``.
+- :mod:`studies.results.compute`: table + report of a study (cached segmentation metrics).
+- The admin-only endpoints, the dashboard and ``simulate_study`` live in the composing layer
+  (``portal.api.results``, ``portal.pages.results``, ``portal.simulate``).
 """

@@ -7,7 +7,6 @@ The functions build the file contents; :func:`record_export` writes the audit ev
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import logging
@@ -15,6 +14,7 @@ import warnings
 import zipfile
 from typing import IO, Any
 
+from petctweb.csv_safety import csv_writer
 from studies.models import FACES
 from studies.results.report import mrmc_data
 from studies.results.table import StudyTable
@@ -68,7 +68,7 @@ def reads_csv(table: StudyTable) -> str:
     """Every version of every call (``final`` = the version the statistics use), with truth and model."""
     by_code = {c.code: c for c in table.cases}
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(READS_COLUMNS)
     for r in table.all_reads:
         case = by_code.get(r["case"])
@@ -284,7 +284,7 @@ def statistics_rows(report: dict) -> list[list[Any]]:
 
 def statistics_csv(report: dict) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(STATISTICS_COLUMNS)
     writer.writerows(statistics_rows(report))
     return buffer.getvalue()

@@ -1,4 +1,5 @@
-"""Every role against every URL pattern of the project, with the exact expected status, and no leaks.
+"""Every role against every URL pattern of the project, with the exact expected status, and no leaks;
+and every role against the access policy itself (``portal.access_policy``), which all of them ask.
 
 The patterns come from ``get_resolver()``, so an endpoint added without a matrix entry fails here.
 Every 2xx body is also searched for sentinels that the role must never receive: the model's result
@@ -10,10 +11,19 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from inference.models import MarginResult
 from inference.reader_masks import draft_save
+from petctweb.errors import DomainError
+from portal.access_policy import (
+    can_see_ground_truth,
+    case_access,
+    reads_visible,
+    study_get_for_admin,
+    visible_cases,
+)
 from studies.services import (
     ground_truth_record,
     ground_truth_sign_off,
@@ -99,7 +109,7 @@ MATRIX: dict[str, dict] = {
     "api/studies/<int:study_id>/reads/export/": {"GET": ADMIN_ONLY_API},
     "api/studies/<int:study_id>/ground-truth/import/": {"POST": row(403, 403, 403, 403, 403, 400, 400),
                                                         "format": "multipart"},
-    # --- study results (studies/results_urls.py)
+    # --- study results
     "api/studies/<int:study_id>/results/": {"GET": ADMIN_ONLY_API},
     "api/studies/<int:study_id>/results/json": {"GET": ADMIN_ONLY_API},
     "api/studies/<int:study_id>/results/reads.csv": {"GET": ADMIN_ONLY_API},
@@ -163,7 +173,8 @@ def world(users, client_for):
     }
     clients = {"anonymous": client_for(None), "outsider": client_for("reader3"),
                **{r: client_for(r) for r in ("no_role", "reader", "pathologist", "study_admin", "superuser")}}
-    return {"values": values, "closed_study": closed.pk, "clients": clients}
+    return {"values": values, "closed_study": closed.pk, "clients": clients, "free_case": free, "study_case": case,
+            "study": study}
 
 
 def _url(route: str, values: dict) -> str:
@@ -235,4 +246,47 @@ def test_the_admin_site_is_for_staff_only(world):
                 pattern.name == "login" and response.status_code == 200)
             if not ok or _leaks(role, response):
                 failures.append(f"GET {url} as {role}: {response.status_code} {response.get('Location')}")
+    assert not failures, "\n".join(failures)
+
+
+# --- the policy's own decisions -------------------------------------------------------------
+
+# role -> (can_see_model, can_see_ground_truth, can_call, can_edit_mask) on the study case (unaided,
+# already called by "reader", amendments allowed) and on the free case (in no study).
+POLICY_STUDY_CASE = row(None, None, (False, False, True, True), None, (False, True, False, True),
+                        (True, True, False, True), (True, True, False, True))
+POLICY_FREE_CASE = row(None, None, (True, False, True, True), (True, False, True, True), (True, True, False, True),
+                       (True, True, False, True), (True, True, False, True))
+SEES_READS_OF_OTHERS = row(False, False, False, False, False, True, True)
+
+
+def _policy_user(users, role: str):
+    return AnonymousUser() if role == "anonymous" else users["reader3" if role == "outsider" else role]
+
+
+def test_access_policy_per_role(world, users):
+    failures = []
+    for role in ROLES:
+        user = _policy_user(users, role)
+        visible = set(visible_cases(user=user).values_list("pk", flat=True))
+        for case, expected in ((world["study_case"], POLICY_STUDY_CASE[role]),
+                               (world["free_case"], POLICY_FREE_CASE[role])):
+            access = case_access(user=user, case=case)
+            got = (access.can_see_model, access.can_see_ground_truth, access.can_call, access.can_edit_mask)
+            if (case.pk in visible) != (expected is not None):
+                failures.append(f"{role}: case {case.code} visible={case.pk in visible}, expected {expected is not None}")
+            if got != (expected or (False, False, False, False)):
+                failures.append(f"{role}: case {case.code} access {got}, expected {expected}")
+        others = reads_visible(user=user, case=world["study_case"]).exclude(reader=user.pk).exists()
+        if others != SEES_READS_OF_OTHERS[role]:
+            failures.append(f"{role}: sees other readers' calls={others}")
+        if can_see_ground_truth(user) != (role in ("pathologist", "study_admin", "superuser")):
+            failures.append(f"{role}: can_see_ground_truth={can_see_ground_truth(user)}")
+        try:
+            study_get_for_admin(study_id=world["study"].pk, user=user)
+            manages = True
+        except DomainError:
+            manages = False
+        if manages != (role in ("study_admin", "superuser")):
+            failures.append(f"{role}: manages the study={manages}")
     assert not failures, "\n".join(failures)

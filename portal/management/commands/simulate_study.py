@@ -6,10 +6,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from petctweb.errors import DomainError
+from portal.simulate import simulate_study
 from studies.models import Study
-from studies.results.api import compute
+from studies.results.compute import compute
 from studies.results.report import headline
-from studies.results.simulate import simulate_study
 
 
 class Command(BaseCommand):

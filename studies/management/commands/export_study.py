@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from studies.models import Study
 from studies.results import exports
-from studies.results.api import compute
+from studies.results.compute import compute
 
 
 class Command(BaseCommand):
