@@ -41,10 +41,10 @@ class ModelConfig:
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     threshold: float = 0.5
-    min_component_ml: float = 0.005  # connected components smaller than this are removed
-    # The paper's largest-component post-processing: stray hot-tissue blobs near the surface
-    # otherwise become false positive margins (satellite foci are lost with them).
-    keep_largest_only: bool = True
+    min_component_ml: float = 0.005  # connected components smaller than this are removed from the mask
+    # Every tumour focus at least this large counts for the margin (satellites included); smaller
+    # ones are dropped as noise. Replaces the paper's largest-component post-processing.
+    min_focus_volume_mm3: float = 5.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,5 +54,6 @@ class ModelConfig:
         pre = {k: tuple(v) if isinstance(v, list) else v for k, v in data.get("preprocess", {}).items()}
         net = {k: tuple(v) if isinstance(v, list) else v for k, v in data.get("network", {}).items()}
         rest = {k: v for k, v in data.items() if k not in ("preprocess", "network")}
-        rest.setdefault("keep_largest_only", False)  # bundles written before the setting kept every component
+        # Bundles written before every focus counted carry keep_largest_only: now ignored.
+        rest.pop("keep_largest_only", None)
         return cls(preprocess=PreprocessConfig(**pre), network=NetworkConfig(**net), **rest)

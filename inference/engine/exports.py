@@ -74,6 +74,8 @@ def mask_to_dicom_seg(
     series_number: int = 900,
     manufacturer: str = "petctweb",
     manual: bool = False,
+    series_instance_uid: str | None = None,  # fixed UIDs make a re-sent SEG replace, not duplicate, in PACS
+    sop_instance_uid: str | None = None,
 ) -> pydicom.Dataset:
     """A binary DICOM SEG ("Tumor") on the frames of the source CT.
 
@@ -104,9 +106,9 @@ def mask_to_dicom_seg(
         pixel_array=frames,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[segment],
-        series_instance_uid=hd.UID(),
+        series_instance_uid=series_instance_uid or hd.UID(),
         series_number=series_number,
-        sop_instance_uid=hd.UID(),
+        sop_instance_uid=sop_instance_uid or hd.UID(),
         instance_number=1,
         manufacturer=manufacturer,
         manufacturer_model_name=model_name[:64],

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cases.imaging.specimen import specimen_surface_from_ct
 from cases.imaging.volume import Grid
-from inference.engine.margins import analyse_margins, specimen_mask_from_ct
+from inference.engine.margins import analyse_margins
 from inference.engine.preprocess import prepare_channels
 
 Progress = Callable[[float, str], None]
@@ -27,6 +28,7 @@ class CasePrediction:
     margin: dict  # MarginResult.to_dict()
     pet_mode: str  # "suv" or "uptake_ratio"
     timings: dict[str, float] = field(default_factory=dict)
+    fold_probabilities: np.ndarray | None = None  # (K, Z, Y, X) float16: stored to re-run the margins
 
 
 def predict_case(
@@ -40,7 +42,11 @@ def predict_case(
     specimen_mask: np.ndarray | None = None,
     progress: Progress | None = None,
 ) -> CasePrediction:
-    """Segment the tumour with the ensemble and call margin status at ``threshold_mm``."""
+    """Segment the tumour with the ensemble and call margin status at ``threshold_mm``.
+
+    The specimen surface comes from the CT (sub-voxel occupancy) unless ``specimen_mask`` (e.g. a
+    reader's corrected surface) is given, whose voxel faces are then the surface.
+    """
     report = progress or (lambda fraction, message: None)
     timings: dict[str, float] = {}
 
@@ -57,15 +63,29 @@ def predict_case(
 
     started = time.perf_counter()
     if specimen_mask is None:
-        specimen_mask = specimen_mask_from_ct(ct_hu=ct_hu, spacing=grid.spacing)
+        surface = specimen_surface_from_ct(ct_hu=ct_hu, spacing=grid.spacing)
+        specimen_mask, occupancy, specimen_qc = surface.mask, surface.occupancy, list(surface.qc)
+    else:
+        occupancy, specimen_qc = np.asarray(specimen_mask, dtype=np.float32), []
     suv = pet.astype(np.float32) * np.float32(suv_factor) if suv_factor is not None else None
+    model_spacing = float(predictor.config.preprocess.working_spacing_mm)
     margin = analyse_margins(
-        tumour_mask=prediction.mask.astype(bool),
-        specimen_mask=specimen_mask.astype(bool),
+        tumour_probability=prediction.probability,
+        fold_probabilities=prediction.fold_probabilities,
+        tumour_level=prediction.threshold,
+        specimen_occupancy=occupancy,
         spacing=grid.spacing,
         grid=grid,
         threshold_mm=threshold_mm,
+        min_focus_volume_mm3=predictor.config.min_focus_volume_mm3,
         suv=suv,
+        specimen_qc=specimen_qc,
+        inputs={
+            "working_spacing_mm": [float(v) for v in grid.spacing],
+            "model_spacing_mm": model_spacing,
+            "spacing_matches": bool(np.allclose(grid.spacing, model_spacing, rtol=0.01)),
+            "pet_mode": prepared.pet_mode,
+        },
     )
     timings["margin_s"] = time.perf_counter() - started
     report(1.0, "done")
@@ -77,6 +97,7 @@ def predict_case(
         margin=margin.to_dict(),
         pet_mode=prepared.pet_mode,
         timings=timings,
+        fold_probabilities=prediction.fold_probabilities,
     )
 
 
@@ -87,8 +108,8 @@ def summarise_margin(margin: dict) -> dict:
     closest_point = None
     if tumour_point:
         closest_point = {
-            "tumour_kji": tumour_point.get("index"),
-            "surface_kji": surface_point.get("index"),
+            "tumour_kji": tumour_point.get("index_kji"),
+            "surface_kji": surface_point.get("index_kji"),
             "tumour_mm": tumour_point.get("patient_mm"),
             "surface_mm": surface_point.get("patient_mm"),
         }
@@ -98,6 +119,9 @@ def summarise_margin(margin: dict) -> dict:
         "threshold_mm": margin.get("threshold_mm"),
         "faces": {face["face"]: face["distance_mm"] for face in margin.get("faces") or []},
         "closest_point": closest_point,
+        "interval_mm": margin.get("interval_mm"),
+        "folds": margin.get("folds") or [],
+        "n_foci": margin.get("n_foci"),
         "tumour_volume_ml": margin.get("tumour_volume_ml"),
         "suv_max": margin.get("suv_max"),
         "suv_mean": margin.get("suv_mean"),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from cases.imaging.components import ALL_NEIGHBOURS, largest_component
+
 FULL_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)
 
 
@@ -34,8 +36,8 @@ def clean_components(
     min_voxels = min_component_ml / voxel_volume_ml if voxel_volume_ml > 0 else 0.0
     keep = sizes >= min_voxels - 1e-9
     keep[0] = False
-    if keep_largest_only and keep.any():
-        largest = int(np.argmax(np.where(keep, sizes, 0)))
-        keep = np.zeros_like(keep)
-        keep[largest] = True
-    return keep[labels].astype(np.uint8)
+    kept = keep[labels]
+    if keep_largest_only:
+        # The largest survivor is the largest component overall (if that one survives at all).
+        kept = largest_component(mask=kept, connectivity=ALL_NEIGHBOURS)
+    return kept.astype(np.uint8)

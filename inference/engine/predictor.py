@@ -41,6 +41,7 @@ class Prediction:
     probability: np.ndarray  # (Z, Y, X) float32: ensemble-mean tumour probability
     uncertainty: np.ndarray  # (Z, Y, X) float32: population std of the fold probabilities
     mask: np.ndarray  # (Z, Y, X) uint8: thresholded and cleaned tumour mask
+    fold_probabilities: np.ndarray  # (K, Z, Y, X) float16: each fold's tumour probability
     threshold: float
     fold_count: int
     device: str
@@ -130,8 +131,8 @@ class EnsemblePredictor:
 
     def _forward_batch(
         self, batch: torch.Tensor, fold_seconds: list[float]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and std over folds of the tumour probability for a (B, C, H, W) batch on the device."""
+    ) -> torch.Tensor:
+        """Each fold's tumour probability (K, B, H, W) for a (B, C, H, W) batch on the device."""
         probabilities = []
         for index, model in enumerate(self.models):
             start = time.perf_counter()
@@ -145,8 +146,7 @@ class EnsemblePredictor:
             probabilities.append(torch.softmax(logits.float(), dim=1)[:, 1])
             _synchronize(self.device)
             fold_seconds[index] += time.perf_counter() - start
-        stacked = torch.stack(probabilities)
-        return stacked.mean(dim=0), stacked.std(dim=0, unbiased=False)
+        return torch.stack(probabilities)
 
     def predict(
         self,
@@ -156,13 +156,12 @@ class EnsemblePredictor:
         threshold: float | None = None,
         spacing: tuple[float, float, float] | None = None,
         min_component_ml: float | None = None,
-        keep_largest_only: bool | None = None,
     ) -> Prediction:
         """Segment a (C, Z, Y, X) volume of prepared channels.
 
         ``spacing`` (sz, sy, sx) mm sets the voxel volume for the component clean-up; by default
-        the configuration's isotropic working spacing. ``threshold``, ``min_component_ml`` and
-        ``keep_largest_only`` default to the model configuration. ``progress`` receives fractions in [0, 1].
+        the configuration's isotropic working spacing. ``threshold`` and ``min_component_ml``
+        default to the model configuration; every focus is kept (the margin analysis filters foci). ``progress`` receives fractions in [0, 1].
         """
         channels = np.asarray(channels)
         if channels.ndim != 4:
@@ -183,6 +182,8 @@ class EnsemblePredictor:
         top, left = pad_h // 2, pad_w // 2
         probability = np.empty((depth, height, width), dtype=np.float32)
         uncertainty = np.empty((depth, height, width), dtype=np.float32)
+        # Kept per fold (float16 halves the memory) for the margin confidence interval.
+        fold_probabilities = np.empty((len(self.models), depth, height, width), dtype=np.float16)
         fold_seconds = [0.0] * len(self.models)
 
         with torch.inference_mode():
@@ -201,7 +202,7 @@ class EnsemblePredictor:
                 stop = min(depth, z + self.batch_size)
                 out_of_memory = False
                 try:
-                    mean, std = self._forward_batch(volume[z:stop].contiguous(), fold_seconds)
+                    folds = self._forward_batch(volume[z:stop].contiguous(), fold_seconds)
                 except torch.OutOfMemoryError as exc:
                     if self.batch_size == 1:
                         raise InferenceMemoryError(
@@ -217,8 +218,10 @@ class EnsemblePredictor:
                         torch.cuda.empty_cache()
                     continue
                 crop = (slice(None), slice(top, top + height), slice(left, left + width))
-                probability[z:stop] = mean[crop].cpu().numpy()
-                uncertainty[z:stop] = std[crop].cpu().numpy()
+                folds = folds[(slice(None), *crop)]
+                probability[z:stop] = folds.mean(dim=0).cpu().numpy()
+                uncertainty[z:stop] = folds.std(dim=0, unbiased=False).cpu().numpy()
+                fold_probabilities[:, z:stop] = folds.to(torch.float16).cpu().numpy()
                 z = stop
                 if progress is not None:
                     progress(z / depth)
@@ -236,7 +239,6 @@ class EnsemblePredictor:
             mask=probability > threshold,
             voxel_volume_ml=voxel_volume_ml,
             min_component_ml=self.config.min_component_ml if min_component_ml is None else min_component_ml,
-            keep_largest_only=self.config.keep_largest_only if keep_largest_only is None else keep_largest_only,
         )
         timings["postprocess"] = time.perf_counter() - start
         timings["total"] = time.perf_counter() - started
@@ -244,6 +246,7 @@ class EnsemblePredictor:
             probability=probability,
             uncertainty=uncertainty,
             mask=mask,
+            fold_probabilities=fold_probabilities,
             threshold=threshold,
             fold_count=len(self.models),
             device=str(self.device),

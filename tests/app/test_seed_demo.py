@@ -28,7 +28,7 @@ def test_fresh_install_gets_users_the_demo_model_and_cases_once(var_dir):
     call_command("seed_demo", "--cases", "1", "--size", "small", stdout=out)
     demo = ModelVersion.objects.get(is_default=True)
     assert demo.name == "demo" and demo.folds.count() == 5
-    assert demo.config["keep_largest_only"] is True
+    assert demo.config["min_focus_volume_mm3"] == 5.0
     assert Case.objects.count() == 1
     saved = json.loads((var_dir / "demo-credentials.json").read_text())
     assert (var_dir / "demo-credentials.json").stat().st_mode & 0o077 == 0  # owner-only

@@ -40,7 +40,7 @@ def test_missing_data_folder(tmp_path):
 def test_short_training_registers_a_model(phantom_dir, tmp_path):
     out = io.StringIO()
     call_command("train_ensemble", "--data", str(phantom_dir), "--folds", "2", "--epochs", "1", "--batch-size", "8",
-                 "--device", "cpu", "--out", str(tmp_path / "run"), "--register", "short:1", "--keep-all-components",
+                 "--device", "cpu", "--out", str(tmp_path / "run"), "--register", "short:1", "--min-focus-volume-mm3", "3",
                  stdout=out)
     text = out.getvalue()
     summary = json.loads(text[: text.rindex("}") + 1])
@@ -49,4 +49,4 @@ def test_short_training_registers_a_model(phantom_dir, tmp_path):
     assert model.folds.count() == 2
     assert (tmp_path / "run" / "report.json").is_file() and (tmp_path / "run" / "report.png").is_file()
     manifest = json.loads((tmp_path / "run" / "model.json").read_text())
-    assert manifest["config"]["keep_largest_only"] is False  # the flag reached the saved configuration
+    assert manifest["config"]["min_focus_volume_mm3"] == 3.0  # the option reached the saved configuration

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
@@ -184,24 +182,21 @@ def test_auto_device_is_cpu_without_cuda():
     assert predictor.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def test_largest_component_follows_the_model_configuration():
+def test_every_focus_is_kept_and_fold_maps_are_returned():
     channels = np.zeros((2, 4, 16, 16), dtype=np.float32)
     channels[0, :, 1:7, 1:7] = 1.0  # a large hot focus ...
-    channels[0, :, 12:14, 12:14] = 1.0  # ... and a small separate one
+    channels[0, :, 12:14, 12:14] = 1.0  # ... and a small separate one (a satellite, no longer dropped)
     model = Affine(3.0, -1.0)
-    largest = EnsemblePredictor(models=[model], config=TINY, device="cpu").predict(
+    result = EnsemblePredictor(models=[model, model], config=TINY, device="cpu").predict(
         channels=channels, min_component_ml=0.0
     )
-    assert largest.mask[:, 1:7, 1:7].all() and not largest.mask[:, 12:14, 12:14].any()
-    keep_all = replace(TINY, keep_largest_only=False)
-    both = EnsemblePredictor(models=[model], config=keep_all, device="cpu").predict(
-        channels=channels, min_component_ml=0.0
-    )
-    assert both.mask[:, 12:14, 12:14].all()
+    assert result.mask[:, 1:7, 1:7].all() and result.mask[:, 12:14, 12:14].all()
+    assert result.fold_probabilities.shape == (2, 4, 16, 16)
+    assert np.allclose(result.fold_probabilities.astype(np.float32).mean(axis=0), result.probability, atol=1e-3)
 
 
-def test_bundles_from_before_the_setting_keep_every_component():
+def test_bundles_from_before_every_focus_counted_load_with_the_default():
     legacy = TINY.to_dict()
-    del legacy["keep_largest_only"]
-    assert ModelConfig.from_dict(legacy).keep_largest_only is False
-    assert ModelConfig.from_dict(TINY.to_dict()).keep_largest_only is True
+    del legacy["min_focus_volume_mm3"]
+    legacy["keep_largest_only"] = True
+    assert ModelConfig.from_dict(legacy).min_focus_volume_mm3 == 5.0

@@ -104,3 +104,27 @@ def test_small_dense_object_is_not_a_plate():
     ct[_ellipsoid((25, 32, 32), (12, 12, 12))] = -80.0
     ct[10:20, 10:20, 10:20] = 250.0  # dense but a cube, not a thin slab
     assert not find_holder_plate(ct_hu=ct, spacing=SPACING).any()
+
+
+def test_surface_occupancy_and_fov_edge_flag():
+    from cases.imaging.specimen import specimen_surface_from_ct
+
+    ct = np.full(SHAPE, -1000.0, dtype=np.float32)
+    ct[_ellipsoid((25, 32, 32), (12, 12, 12))] = -80.0
+    surface = specimen_surface_from_ct(ct_hu=ct, spacing=SPACING)
+    assert np.array_equal(surface.mask, surface.occupancy >= 0.5)
+    assert surface.occupancy.dtype == np.float32 and 0.0 <= surface.occupancy.min() <= surface.occupancy.max() <= 1
+    assert "fov_edge" not in surface.qc_codes
+    cut = specimen_surface_from_ct(ct_hu=ct[:, :, 20:], spacing=SPACING)  # the FOV cuts the specimen
+    assert "fov_edge" in cut.qc_codes and all({"code", "message"} <= set(f) for f in cut.qc)
+
+
+def test_bad_input_is_refused():
+    import pytest
+
+    from cases.imaging.specimen import specimen_surface_from_ct
+
+    with pytest.raises(ValueError, match="3D"):
+        specimen_surface_from_ct(ct_hu=np.zeros((4, 4)), spacing=SPACING)
+    with pytest.raises(ValueError, match="spacing"):
+        specimen_surface_from_ct(ct_hu=np.zeros((8, 8, 8)), spacing=(0.5, 0.0, 0.5))

@@ -22,7 +22,7 @@ def test_demo_settings_are_consistent() -> None:
     assert DEMO_TRAINING.slice_size % pad_multiple(config.network) == 0
     seeds = {DEMO_TRAINING.train_data_seed, DEMO_TRAINING.test_data_seed, DEMO_TRAINING.tuning_data_seed}
     assert len(seeds) == 3  # training, tuning and test phantoms are different synthetic patients
-    assert config.keep_largest_only is DEMO_TRAINING.keep_largest_only
+    assert config.min_focus_volume_mm3 == 5.0  # every focus of 5 mm3 or more counts for the margin
     assert DEMO_TRAINING.train_cases >= DEMO_TRAINING.folds
     assert set(DEMO_TRAINING.train_kwargs()) >= {"config", "folds", "epochs", "batch_size", "lr", "seed"}
 

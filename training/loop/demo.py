@@ -58,7 +58,6 @@ class DemoTraining:
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(
-            keep_largest_only=self.keep_largest_only,
             preprocess=PreprocessConfig(working_spacing_mm=self.working_spacing_mm),
             network=NetworkConfig(
                 channels=self.network_channels, strides=self.network_strides, num_res_units=self.num_res_units

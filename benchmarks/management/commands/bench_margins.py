@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand
 from benchmarks.margins import end_to_end, geometry_errors, summarise
 from cases.phantoms.continuous import generate_continuous_case
 from inference.engine.margins import analyse_margins
-from inference.registry import predictor_for
-from inference.selectors import model_version_get
+from inference.engine.predictor import EnsemblePredictor
+from inference.engine.weights import read_bundle
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--wrappings", default="none,film,container")
         parser.add_argument("--seed", type=int, default=1000)
         parser.add_argument("--size", default="small", choices=["small", "full"])
-        parser.add_argument("--model", default="")
+        parser.add_argument("--bundle", default=str(settings.BASE_DIR / "demo_model"), help="model bundle folder")
 
     def handle(self, *args, **options):
         threshold = settings.PETCTWEB_MARGIN_THRESHOLD_MM
@@ -35,14 +35,10 @@ class Command(BaseCommand):
         report["seconds_per_analysis_full_size"] = round(time.perf_counter() - started, 3)
         report["full_size_shape"] = list(full.working_grid.shape)
         if options["n_end_to_end"]:
-            model_version = model_version_get(label=options["model"])
-            if model_version is None:
-                report["end_to_end"] = "no model registered (run seed_demo)"
-            else:
-                predictor = predictor_for(model_version=model_version, device="cpu")
-                report["end_to_end"] = {}
-                for wrapping in options["wrappings"].split(","):
-                    rows = end_to_end(n=options["n_end_to_end"], seed=options["seed"] + 500, predictor=predictor,
-                                      threshold_mm=threshold, wrapping=wrapping, size=options["size"])
-                    report["end_to_end"][wrapping] = summarise(rows, threshold_mm=threshold)
+            predictor = EnsemblePredictor.from_bundle(bundle=read_bundle(options["bundle"]), device="cpu")
+            report["end_to_end"] = {}
+            for wrapping in options["wrappings"].split(","):
+                rows = end_to_end(n=options["n_end_to_end"], seed=options["seed"] + 500, predictor=predictor,
+                                  threshold_mm=threshold, wrapping=wrapping, size=options["size"])
+                report["end_to_end"][wrapping] = summarise(rows, threshold_mm=threshold)
         self.stdout.write(json.dumps(report, indent=2, allow_nan=False))

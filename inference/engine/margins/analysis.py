@@ -1,405 +1,305 @@
-"""Margin analysis: how close the tumour comes to the specimen surface, in millimetres.
+"""Margin analysis: the distance between the tumour surface and the specimen surface, in mm.
 
-Distance convention (voxels are treated as little boxes of the true, anisotropic spacing; the
-same definition as the phantom generator's ground truth, so model and truth are measured alike):
+Both surfaces are continuous and located to sub-voxel precision:
 
-* Outside = every voxel that is not specimen (air, the holder plate, beyond the array). The
-  specimen *surface voxels* are the outside voxels with a face (6-) neighbour in the specimen.
-* The margin of a tumour voxel is the gap between its box and the nearest surface voxel's box:
-  ``sqrt(sum_axis max(0, |centre difference| - spacing)^2)`` in mm. It is the thickness of healthy
-  tissue in between: n clear voxels along an axis give n * spacing mm, and a tumour voxel that
-  touches the outside by a face, an edge or a corner has margin 0 ("tumour at the surface", ink on
-  tumour). Tumour voxels outside the specimen mask count as 0 (tumour beyond the surface).
-* Why boxes and not voxel centres: on an oblique approach a centre-to-centre distance adds up to a
-  voxel's diagonal of tissue that is not there, which pushes close margins (0-1 mm, a few voxels)
-  over the threshold.
-* The specimen margin is the minimum over tumour voxels. It is found exactly: a k-d tree over
-  surface voxel centres gives the nearest centre distance d, and since the box gap lies between
-  d - |spacing| and d only the pairs within that band are compared. The pair found names the
-  nearest surface voxel, so a viewer can jump to it (an index can be -1 or the array size when
-  the specimen touches the array border).
+* the tumour surface is where the tumour field (the ensemble's mean probability) crosses the
+  decision level, the specimen surface where the specimen occupancy (in [0, 1]) crosses 0.5;
+  both are marching-cubes iso-surfaces (``surfaces``);
+* the margin is the smallest point-to-surface distance between them (``distances``), reported to
+  0.01 mm with the closest-point pair (fractional voxel index and patient mm, for the viewer);
+* every focus of at least ``min_focus_volume_mm3`` counts (``foci``); the closest margin is over
+  all of them; tumour beyond the specimen surface is clipped to it: where the specimen surface
+  runs through the tumour the margin is 0, and the volume outside is reported;
+* faces (``faces``) and per-slice in-plane margins as in the lamella reading (``slices``);
+* with the folds' probabilities, each fold is analysed alike: ``interval_mm`` is [min, max] of
+  their closest margins and the status is ``indeterminate`` when the folds' calls disagree (the
+  interval straddles the threshold, or some folds see no tumour); otherwise the ensemble mean's
+  distance decides: ``positive`` when closest <= ``threshold_mm`` (close counts as positive, as in
+  the reference reader study; 0 mm means only tumour at the surface), else ``negative``.
 
-Status: "positive" when the closest margin <= ``threshold_mm`` (1 mm default: close counts as
-positive, as in the reference reader study; 0 mm means only tumour at the surface), else
-"negative"; "no_tumour_detected" for an empty tumour mask (all distances None).
-
-Faces: without a recorded orientation, the six faces are the patient (LPS) axes +x, -x, +y, -y,
-+z, -z. Each surface voxel belongs to the face its outward normal points to most: the normal is
-minus the gradient of the specimen mask smoothed with a 1 mm Gaussian, turned into patient
-directions with the grid's direction matrix. A face's margin is the distance from the tumour to
-that face's surface voxels. ``orientation`` maps face labels to anatomical names the surgeon
-marked (e.g. {"+z": "superior", "-x": "lateral"}), which are then reported with each face.
-
-Per slice: the paper evaluated 2D lamella images, so for every axial slice (array index k)
-containing tumour the same convention is applied in-plane: surface pixels are outside pixels with
-a 4-neighbour in the slice's specimen, the gap is 2D in (y, x) mm.
+Boolean masks are accepted too (``tumour_mask``, ``specimen_mask``): as fields their 0.5
+iso-surfaces run half-way between voxel centres, i.e. along the voxel boxes' faces.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage
-from scipy.spatial import cKDTree
 
-from cases.imaging.specimen import find_holder_plate, specimen_mask_from_ct
 from cases.imaging.volume import Grid
+from inference.engine.margins.distances import Closest, TargetSurface, closest_between
+from inference.engine.margins.faces import FACE_LABELS, check_orientation, vertex_faces
+from inference.engine.margins.foci import Focus, find_foci, focus_field
+from inference.engine.margins.result import (
+    FaceMargin,
+    FocusMargin,
+    FoldMargin,
+    MarginPoint,
+    MarginResult,
+    SliceMargin,
+    round_mm,
+    status_for,
+)
+from inference.engine.margins.slices import slice_margin
+from inference.engine.margins.surfaces import Surface, iso_surface, sample
 
-__all__ = [
-    "ANATOMICAL_FACES",
-    "FACE_LABELS",
-    "FaceMargin",
-    "MarginPoint",
-    "MarginResult",
-    "SliceMargin",
-    "analyse_margins",
-    "find_holder_plate",
-    "specimen_mask_from_ct",
-]
-
-FACE_LABELS = ("+x", "-x", "+y", "-y", "+z", "-z")
-ANATOMICAL_FACES = ("superior", "inferior", "medial", "lateral", "anterior", "posterior")
-NORMAL_SMOOTHING_MM = 1.0
-STATUS_TOLERANCE_MM = 1e-6  # so 1.0000000001 mm from floating point still counts as 1 mm
-CONVENTION = (
-    "margin = gap between a tumour voxel's box and the nearest surface voxel's box (surface voxel = "
-    "non-specimen voxel with a face neighbour in the specimen); 0 = tumour touching the outside"
+DEFAULT_MIN_FOCUS_VOLUME_MM3 = 5.0
+METHOD = (
+    "closest distance between marching-cubes iso-surfaces: tumour = ensemble mean probability at the "
+    "decision level, specimen = occupancy 0.5; point-to-triangle refined; tumour clipped to the specimen"
 )
 
-_FACE_3D = ndimage.generate_binary_structure(3, 1)
-_FACE_2D = ndimage.generate_binary_structure(2, 1)
 
+class _Frame:
+    """The crop being analysed: turns crop-local mm into MarginPoints of the caller's arrays."""
 
-@dataclass(frozen=True)
-class MarginPoint:
-    index: tuple[int, int, int]  # (k, j, i) voxel index in the analysed arrays
-    patient_mm: tuple[float, float, float] | None  # patient LPS (x, y, z); None without a grid
+    def __init__(self, *, start: np.ndarray, spacing: np.ndarray, grid: Grid | None) -> None:
+        self.start, self.spacing, self.grid = start, spacing, grid
 
-
-@dataclass(frozen=True)
-class FaceMargin:
-    face: str  # "+x" ... "-z" (patient LPS axis the face looks along)
-    anatomical: str | None  # from the orientation, when recorded
-    distance_mm: float | None  # None when the face has no surface voxels
-    status: str  # "positive", "negative" or "no_surface"
-    tumour_point: MarginPoint | None
-    surface_point: MarginPoint | None
-    surface_voxels: int
-
-
-@dataclass(frozen=True)
-class SliceMargin:
-    k: int  # axial slice index
-    distance_mm: float  # in-plane margin in this slice
-    status: str
-    tumour_point: MarginPoint
-    surface_point: MarginPoint | None  # None when the slice has tumour but no specimen
-    tumour_area_mm2: float
-
-
-@dataclass(frozen=True)
-class MarginResult:
-    status: str  # "positive", "negative" or "no_tumour_detected"
-    threshold_mm: float
-    closest_mm: float | None
-    tumour_point: MarginPoint | None  # tumour end of the closest margin
-    surface_point: MarginPoint | None  # surface end of the closest margin
-    faces: tuple[FaceMargin, ...]
-    slices: tuple[SliceMargin, ...]
-    tumour_volume_ml: float
-    specimen_volume_ml: float
-    tumour_voxels_outside_specimen: int
-    suv_max: float | None
-    suv_mean: float | None
-    spacing_mm: tuple[float, float, float]  # (sz, sy, sx)
-    convention: str = CONVENTION
-
-    def to_dict(self) -> dict:
-        """JSON-ready: tuples become lists, numpy scalars become Python numbers."""
-        return _plain(asdict(self))
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _status(distance: float, threshold_mm: float) -> str:
-    return "positive" if distance <= threshold_mm + STATUS_TOLERANCE_MM else "negative"
-
-
-def _outer_layer(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
-    return mask & ~ndimage.binary_erosion(mask, structure=structure, border_value=0)
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[slice, ...]:
-    box = ndimage.find_objects(mask.astype(np.uint8))[0]
-    return tuple(box)
-
-
-class _Locator:
-    """Turns crop-local voxel indices into MarginPoints in the caller's arrays and patient space."""
-
-    def __init__(self, offset: np.ndarray, grid: Grid | None) -> None:
-        self.offset = offset
-        self.grid = grid
-
-    def point(self, local_index: np.ndarray) -> MarginPoint:
-        index = np.asarray(local_index, dtype=int) + self.offset
+    def point(self, local_mm: np.ndarray) -> MarginPoint:
+        index = np.asarray(local_mm, dtype=float) / self.spacing + self.start
         patient = None
         if self.grid is not None:
-            patient = tuple(round(float(v), 4) for v in self.grid.index_to_patient(index.astype(float)))
-        return MarginPoint(index=tuple(int(v) for v in index), patient_mm=patient)
+            patient = tuple(round(float(v), 3) for v in self.grid.index_to_patient(index))
+        return MarginPoint(index_kji=tuple(round(float(v), 3) for v in index), patient_mm=patient)
 
 
-def _surface_faces(
-    specimen: np.ndarray, surface_idx: np.ndarray, spacing: np.ndarray, direction: np.ndarray
-) -> np.ndarray:
-    """Face label index (into FACE_LABELS) of each surface voxel, from the smoothed-mask normal."""
-    smoothed = ndimage.gaussian_filter(
-        specimen.astype(np.float32), sigma=NORMAL_SMOOTHING_MM / spacing, mode="constant", cval=0.0
-    )
-    padded = np.pad(smoothed, 1)
-    centre = surface_idx + 1
-    gradient = np.empty((len(surface_idx), 3))  # (k, j, i) components, per mm
-    for axis in range(3):
-        step = np.zeros(3, dtype=int)
-        step[axis] = 1
-        ahead = padded[tuple((centre + step).T)]
-        behind = padded[tuple((centre - step).T)]
-        gradient[:, axis] = (ahead - behind) / (2.0 * spacing[axis])
-    outward_ijk = -gradient[:, ::-1]  # to (i, j, k) order, pointing out of the specimen
-    outward_patient = outward_ijk @ direction.T  # direction columns are the i, j, k axes
-    axis = np.argmax(np.abs(outward_patient), axis=1)
-    negative = outward_patient[np.arange(len(axis)), axis] < 0
-    return axis * 2 + negative.astype(int)
+class _FocusGeometry:
+    """A focus's clipped surface: tumour surface inside the specimen plus specimen surface inside it."""
+
+    def __init__(self, *, surface: Surface, inside_rows: np.ndarray, crossing_rows: np.ndarray) -> None:
+        self.query = Surface(surface.vertices[inside_rows], _renumber(surface, inside_rows))
+        self.crossing_rows = crossing_rows  # specimen vertices inside this focus (0 mm)
+
+    @property
+    def empty(self) -> bool:
+        return len(self.query.vertices) == 0 and len(self.crossing_rows) == 0
 
 
-def _surface_layer(specimen: np.ndarray, structure: np.ndarray) -> np.ndarray:
-    """Outside voxels with a face neighbour in the specimen (``specimen`` is padded by one)."""
-    return ndimage.binary_dilation(specimen, structure=structure) & ~specimen
+def _renumber(surface: Surface, rows: np.ndarray) -> np.ndarray:
+    new = np.full(len(surface.vertices), -1, dtype=np.int64)
+    new[rows] = np.arange(len(rows))
+    mapped = new[surface.triangles]
+    return mapped[(mapped >= 0).all(axis=1)]
 
 
-def _box_gaps(delta_mm: np.ndarray, spacing: np.ndarray) -> np.ndarray:
-    separation = np.maximum(np.abs(delta_mm) - spacing, 0.0)
-    return np.sqrt(np.sum(separation * separation, axis=-1))
+def _focus_geometries(
+    *, field: np.ndarray, level: float, occupancy: np.ndarray, specimen: Surface, spacing: np.ndarray,
+    voxel_mm3: float, min_focus_volume_mm3: float,
+) -> tuple[np.ndarray, list[Focus], list[_FocusGeometry]]:
+    labels, foci = find_foci(field=field, level=level, voxel_mm3=voxel_mm3, min_focus_volume_mm3=min_focus_volume_mm3)
+    geometries = []
+    for focus in foci:
+        crop, start = focus_field(field=field, level=level, labels=labels, focus=focus)
+        surface = iso_surface(field=crop, level=level, spacing=spacing, offset_voxels=start)
+        inside = np.flatnonzero(sample(occupancy, surface.vertices, spacing) >= 0.5)
+        crossing = np.flatnonzero(sample(crop, specimen.vertices - start * spacing, spacing) > level)
+        geometries.append(_FocusGeometry(surface=surface, inside_rows=inside, crossing_rows=crossing))
+    return labels, foci, geometries
 
 
-def _closest_pair(
-    *, surface_idx: np.ndarray, query_idx: np.ndarray, spacing: np.ndarray, tree: cKDTree | None = None
-) -> tuple[float, int, int]:
-    """(smallest box gap, query row, surface row) between two sets of voxel indices."""
-    surface_mm, query_mm = surface_idx * spacing, query_idx * spacing
-    tree = tree if tree is not None else cKDTree(surface_mm)
-    centre_distance, _ = tree.query(query_mm, k=1, workers=-1)
-    # box gap <= centre distance and >= centre distance - |spacing|: only queries whose centre
-    # distance is within |spacing| of the best can win, and only partners within best + |spacing|.
-    reach = float(centre_distance.min()) + float(np.linalg.norm(spacing)) + 1e-9
-    candidates = np.flatnonzero(centre_distance <= reach)
-    best_key, best_row, best_partner = (np.inf, np.inf), -1, -1  # key: (gap, squared centre distance)
-    for row, partners in zip(candidates, tree.query_ball_point(query_mm[candidates], r=reach), strict=True):
-        partners = np.asarray(partners, dtype=int)
-        delta = surface_mm[partners] - query_mm[row]
-        gaps = np.round(_box_gaps(delta, spacing), 9)
-        centre_sq = np.einsum("ij,ij->i", delta, delta)
-        pick = int(np.lexsort((centre_sq, gaps))[0])  # equal gaps (a flat face): the straightest pair
-        if (gaps[pick], centre_sq[pick]) < best_key:
-            best_key, best_row, best_partner = (gaps[pick], centre_sq[pick]), int(row), int(partners[pick])
-    return float(best_key[0]), best_row, best_partner
+def _closest(geometry: _FocusGeometry, target: TargetSurface, specimen: Surface) -> Closest | None:
+    crossing = np.intersect1d(geometry.crossing_rows, target.rows) if len(geometry.crossing_rows) else ()
+    if len(crossing):
+        point = specimen.vertices[crossing[0]]
+        return Closest(0.0, point, point)
+    if len(geometry.query.vertices) == 0:
+        return None
+    return closest_between(query=geometry.query, extra_points=None, target=target)
 
 
-def _slice_margins(
-    *,
-    tumour: np.ndarray,
-    specimen: np.ndarray,
-    spacing: np.ndarray,
-    threshold_mm: float,
-    locator: _Locator,
-) -> tuple[SliceMargin, ...]:
+def _best(candidates: Sequence[Closest | None]) -> Closest | None:
+    found = [c for c in candidates if c is not None]
+    return min(found, key=lambda c: c.distance_mm) if found else None
+
+
+def _crop_box(occupancy: np.ndarray, tumour: np.ndarray, level: float) -> tuple[slice, ...]:
+    where = np.argwhere((occupancy > 0) | (tumour > level))
+    if len(where) == 0:
+        raise ValueError("the specimen occupancy is empty: no specimen surface to measure against")
+    low = np.maximum(where.min(axis=0) - 2, 0)
+    high = np.minimum(where.max(axis=0) + 3, occupancy.shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+
+
+def _fold_results(
+    *, folds: Sequence[np.ndarray], box: tuple[slice, ...], level: float, occupancy: np.ndarray,
+    specimen: Surface, target: TargetSurface, spacing: np.ndarray, voxel_mm3: float,
+    min_focus_volume_mm3: float, threshold_mm: float,
+) -> tuple[FoldMargin, ...]:
     results = []
-    in_plane = spacing[1:]
-    pixel_area = float(in_plane[0] * in_plane[1])
-    for k in np.flatnonzero(tumour.any(axis=(1, 2))):
-        tumour_2d, specimen_2d = tumour[k], specimen[k]
-        surface_2d = _surface_layer(specimen_2d, _FACE_2D)
-        outside = tumour_2d & ~specimen_2d
-        query = np.argwhere(_outer_layer(tumour_2d, _FACE_2D) | outside)
-        area = float(tumour_2d.sum()) * pixel_area
-        if not specimen_2d.any():
-            tumour_point = locator.point(np.array([k, *query[0]]))
-            results.append(
-                SliceMargin(
-                    int(k) + int(locator.offset[0]), 0.0, _status(0.0, threshold_mm), tumour_point, None, area
-                )
-            )
-            continue
-        surface_pts = np.argwhere(surface_2d)
-        if outside.any():
-            beyond = np.argwhere(outside)[0]  # tumour beyond the surface: 0 mm, at that pixel
-            row = int(np.flatnonzero((query == beyond).all(axis=1))[0])
-            distance, nearest = 0.0, int(np.argmin(((surface_pts - beyond) ** 2).sum(axis=1)))
-        else:
-            distance, row, nearest = _closest_pair(surface_idx=surface_pts, query_idx=query, spacing=in_plane)
-        results.append(
-            SliceMargin(
-                k=int(k) + int(locator.offset[0]),
-                distance_mm=float(distance),
-                status=_status(float(distance), threshold_mm),
-                tumour_point=locator.point(np.array([k, *query[row]])),
-                surface_point=locator.point(np.array([k, *surface_pts[nearest]])),
-                tumour_area_mm2=area,
-            )
+    for index, fold in enumerate(folds):
+        _, _, geometries = _focus_geometries(
+            field=np.asarray(fold, dtype=np.float32)[box], level=level, occupancy=occupancy, specimen=specimen,
+            spacing=spacing, voxel_mm3=voxel_mm3, min_focus_volume_mm3=min_focus_volume_mm3,
         )
+        best = _best([_closest(g, target, specimen) for g in geometries if not g.empty])
+        if best is None:
+            results.append(FoldMargin(index, None, "no_tumour_detected"))
+        else:
+            results.append(FoldMargin(index, round_mm(best.distance_mm), status_for(best.distance_mm, threshold_mm)))
     return tuple(results)
+
+
+def _validate(*, tumour: np.ndarray, occupancy: np.ndarray, spacing: np.ndarray, grid: Grid | None,
+              threshold_mm: float, folds: Sequence[np.ndarray]) -> None:
+    if tumour.shape != occupancy.shape or tumour.ndim != 3:
+        raise ValueError(f"tumour {tumour.shape} and specimen {occupancy.shape} fields must be the same 3D shape")
+    if spacing.shape != (3,) or np.any(spacing <= 0):
+        raise ValueError(f"spacing must be three positive numbers (sz, sy, sx), got {tuple(spacing)}")
+    if grid is not None:
+        if tuple(grid.shape) != tumour.shape:
+            raise ValueError(f"grid shape {grid.shape} does not match the fields {tumour.shape}")
+        if not np.allclose(grid.spacing, spacing, rtol=1e-5):
+            raise ValueError(f"grid spacing {grid.spacing} differs from spacing {tuple(spacing)}")
+    if threshold_mm < 0:
+        raise ValueError("threshold_mm must be >= 0")
+    if any(np.shape(fold) != tumour.shape for fold in folds):
+        raise ValueError(f"every fold probability map must have the tumour field's shape {tumour.shape}")
+    if not np.all(np.isfinite(tumour)) or not np.all(np.isfinite(occupancy)):
+        raise ValueError("the tumour and specimen fields must be finite numbers")
 
 
 def analyse_margins(
     *,
-    tumour_mask: np.ndarray,
-    specimen_mask: np.ndarray,
     spacing: tuple[float, float, float],
+    tumour_probability: np.ndarray | None = None,
+    specimen_occupancy: np.ndarray | None = None,
+    tumour_mask: np.ndarray | None = None,
+    specimen_mask: np.ndarray | None = None,
+    tumour_level: float = 0.5,
+    fold_probabilities: Sequence[np.ndarray] = (),
     grid: Grid | None = None,
     threshold_mm: float = 1.0,
+    min_focus_volume_mm3: float = DEFAULT_MIN_FOCUS_VOLUME_MM3,
     orientation: dict[str, str] | None = None,
     suv: np.ndarray | None = None,
+    specimen_qc: Sequence[dict] = (),
+    inputs: dict | None = None,
 ) -> MarginResult:
-    """Margins of ``tumour_mask`` inside ``specimen_mask`` (both (Z, Y, X), spacing (sz, sy, sx) mm).
+    """Margins of the tumour (probability field or mask) in the specimen (occupancy or mask), (Z, Y, X).
 
     ``grid`` (same shape) gives patient coordinates and the patient directions of the faces; without
-    it the array axes are taken as patient x (i), y (j), z (k). ``suv`` (same shape) adds SUVmax and
-    SUVmean of the tumour. See the module docstring for the conventions.
+    it the array axes are taken as patient x (i), y (j), z (k). ``suv`` adds SUVmax and SUVmean of
+    the tumour. ``orientation`` maps faces to anatomical names, e.g. {"+z": "superior"}.
     """
-    tumour = np.asarray(tumour_mask).astype(bool, copy=False)
-    specimen = np.asarray(specimen_mask).astype(bool, copy=False)
-    if tumour.shape != specimen.shape or tumour.ndim != 3:
-        raise ValueError(
-            f"tumour {tumour.shape} and specimen {specimen.shape} masks must be the same 3D shape"
-        )
+    if (tumour_probability is None) == (tumour_mask is None):
+        raise ValueError("give exactly one of tumour_probability and tumour_mask")
+    if (specimen_occupancy is None) == (specimen_mask is None):
+        raise ValueError("give exactly one of specimen_occupancy and specimen_mask")
+    tumour = np.asarray(tumour_probability if tumour_mask is None else np.asarray(tumour_mask) > 0, dtype=np.float32)
+    level = float(tumour_level) if tumour_mask is None else 0.5
+    occupancy_full = np.asarray(
+        specimen_occupancy if specimen_mask is None else np.asarray(specimen_mask) > 0, dtype=np.float32
+    )
     spacing_arr = np.asarray([float(s) for s in spacing])
-    if spacing_arr.shape != (3,) or np.any(spacing_arr <= 0):
-        raise ValueError(f"spacing must be three positive numbers (sz, sy, sx), got {spacing}")
-    if grid is not None:
-        if tuple(grid.shape) != tumour.shape:
-            raise ValueError(f"grid shape {grid.shape} does not match the masks {tumour.shape}")
-        if not np.allclose(grid.spacing, spacing_arr, rtol=1e-5):
-            raise ValueError(f"grid spacing {grid.spacing} differs from spacing {tuple(spacing_arr)}")
-    if threshold_mm < 0:
-        raise ValueError("threshold_mm must be >= 0")
+    _validate(tumour=tumour, occupancy=occupancy_full, spacing=spacing_arr, grid=grid,
+              threshold_mm=threshold_mm, folds=fold_probabilities)
     orientation = dict(orientation or {})
-    unknown = [face for face in orientation if face not in FACE_LABELS]
-    wrong = [name for name in orientation.values() if name not in ANATOMICAL_FACES]
-    if unknown or wrong:
-        raise ValueError(f"orientation maps faces {FACE_LABELS} to {ANATOMICAL_FACES}; got {orientation}")
-    if not specimen.any():
-        raise ValueError("the specimen mask is empty: no specimen surface to measure against")
+    check_orientation(orientation)
+    voxel_mm3 = float(np.prod(spacing_arr))
 
-    voxel_ml = float(np.prod(spacing_arr)) / 1000.0
-    tumour_voxels = int(tumour.sum())
+    box = _crop_box(occupancy_full, tumour, level)
+    start = np.array([b.start for b in box])
+    field, occupancy = tumour[box], occupancy_full[box]
+    frame = _Frame(start=start, spacing=spacing_arr, grid=grid)
+    specimen = iso_surface(field=occupancy, level=0.5, spacing=spacing_arr)
+    if specimen.empty:
+        raise ValueError("the specimen occupancy never reaches 0.5: no specimen surface to measure against")
+    target = TargetSurface(specimen)
+    labels, foci, geometries = _focus_geometries(
+        field=field, level=level, occupancy=occupancy, specimen=specimen, spacing=spacing_arr,
+        voxel_mm3=voxel_mm3, min_focus_volume_mm3=min_focus_volume_mm3,
+    )
+    inside_specimen = occupancy >= 0.5
+    kept = labels > 0
+    present = [(f, g) for f, g in zip(foci, geometries, strict=True) if not g.empty]
+    tumour_voxels = kept & inside_specimen
     suv_max = suv_mean = None
-    if suv is not None and tumour_voxels:
-        suv = np.asarray(suv)
-        if suv.shape != tumour.shape:
-            raise ValueError(f"suv {suv.shape} does not match the masks {tumour.shape}")
-        values = suv[tumour].astype(np.float64)
+    if suv is not None and tumour_voxels.any():
+        if np.shape(suv) != tumour.shape:
+            raise ValueError(f"suv {np.shape(suv)} does not match the fields {tumour.shape}")
+        values = np.asarray(suv)[box][tumour_voxels].astype(np.float64)
         suv_max, suv_mean = float(values.max()), float(values.mean())
+    folds = _fold_results(
+        folds=fold_probabilities, box=box, level=level, occupancy=occupancy, specimen=specimen, target=target,
+        spacing=spacing_arr, voxel_mm3=voxel_mm3, min_focus_volume_mm3=min_focus_volume_mm3,
+        threshold_mm=threshold_mm,
+    ) if len(fold_probabilities) else ()
+    fold_distances = [f.closest_mm for f in folds if f.closest_mm is not None]
     common = dict(
         threshold_mm=float(threshold_mm),
-        tumour_volume_ml=tumour_voxels * voxel_ml,
-        specimen_volume_ml=float(specimen.sum()) * voxel_ml,
-        tumour_voxels_outside_specimen=int((tumour & ~specimen).sum()),
+        interval_mm=(min(fold_distances), max(fold_distances)) if fold_distances else None,
+        folds=folds,
+        # Partial voxels count by the fraction of them outside the specimen.
+        tumour_outside_specimen_mm3=round(float((1.0 - occupancy[kept]).sum(dtype=np.float64)) * voxel_mm3, 3),
+        tumour_volume_ml=float(tumour_voxels.sum()) * voxel_mm3 / 1000.0,
+        specimen_volume_ml=float(occupancy.sum(dtype=np.float64)) * voxel_mm3 / 1000.0,
         suv_max=suv_max,
         suv_mean=suv_mean,
-        spacing_mm=tuple(float(s) for s in spacing_arr),
+        specimen_qc=tuple(dict(item) for item in specimen_qc),
+        inputs=dict(inputs or {}),
+        method=METHOD,
     )
-    if tumour_voxels == 0:
-        return MarginResult(
-            status="no_tumour_detected",
-            closest_mm=None,
-            tumour_point=None,
-            surface_point=None,
-            faces=(),
-            slices=(),
-            **common,
-        )
+    if not present:
+        return MarginResult(status="no_tumour_detected", closest_mm=None, tumour_point=None, surface_point=None,
+                            faces=(), slices=(), foci=(), n_foci=0, **common)
 
-    # Work inside the bounding box of specimen and tumour: outside it nothing is specimen, so the
-    # surface (border counts as outside) and the constant-zero smoothing are unchanged.
-    box = _bounding_box(specimen | tumour)
-    # One voxel of outside all round, so the surface layer exists where the specimen meets the
-    # array border; outside the box nothing is specimen, so nothing else changes.
-    offset = np.array([b.start for b in box]) - 1
-    tumour, specimen = np.pad(tumour[box], 1), np.pad(specimen[box], 1)
-    locator = _Locator(offset, grid)
+    per_focus = [_closest(g, target, specimen) for _, g in present]
+    overall = _best(per_focus)
+    status = status_for(overall.distance_mm, threshold_mm)
+    fold_calls = {f.status for f in folds}
+    if len(fold_calls) > 1:
+        status = "indeterminate"
     direction = grid.direction_matrix if grid is not None else np.eye(3)
-
-    surface_idx = np.argwhere(_surface_layer(specimen, _FACE_3D))
-    surface_tree = cKDTree(surface_idx * spacing_arr)
-    face_of_surface = _surface_faces(specimen, surface_idx, spacing_arr, direction)
-    # The closest tumour voxel is on the tumour's own outer layer, or beyond the surface.
-    query_idx = np.argwhere(_outer_layer(tumour, _FACE_3D) & specimen)
-    beyond_idx = np.argwhere(tumour & ~specimen)
-    beyond_nearest = (
-        surface_tree.query(beyond_idx * spacing_arr, k=1)[1] if len(beyond_idx) else np.zeros(0, int)
-    )
-
-    def closest(members: np.ndarray | None) -> tuple[float, np.ndarray, np.ndarray]:
-        """(gap, tumour index, surface index) to all surface voxels or to the ``members`` rows."""
-        if len(beyond_idx):
-            # Tumour beyond the surface is at 0 mm from the face it broke through.
-            hits = (
-                np.arange(len(beyond_idx))
-                if members is None
-                else np.flatnonzero(np.isin(beyond_nearest, members))
-            )
-            if hits.size:
-                return 0.0, beyond_idx[hits[0]], surface_idx[beyond_nearest[hits[0]]]
-        if len(query_idx) == 0:  # all tumour lies beyond the surface, none of it towards this face
-            return np.inf, beyond_idx[0], surface_idx[0 if members is None else members[0]]
-        targets = surface_idx if members is None else surface_idx[members]
-        gap, row, partner = _closest_pair(
-            surface_idx=targets,
-            query_idx=query_idx,
-            spacing=spacing_arr,
-            tree=surface_tree if members is None else None,
-        )
-        return gap, query_idx[row], targets[partner]
-
-    closest_mm, tumour_at, surface_at = closest(None)
+    face_of_vertex = vertex_faces(occupancy=occupancy, vertices_mm=specimen.vertices, spacing=spacing_arr,
+                                  direction=direction)
     faces = []
     for face_index, label in enumerate(FACE_LABELS):
-        members = np.flatnonzero(face_of_surface == face_index)
-        anatomical = orientation.get(label)
-        if members.size == 0:
-            faces.append(FaceMargin(label, anatomical, None, "no_surface", None, None, 0))
+        rows = np.flatnonzero(face_of_vertex == face_index)
+        face_target = TargetSurface(specimen, rows)
+        best = _best([_closest(g, face_target, specimen) for _, g in present]) if len(rows) else None
+        if best is None:
+            faces.append(FaceMargin(label, orientation.get(label), None, "no_surface", None, None))
             continue
-        face_mm, face_tumour_at, face_surface_at = closest(members)
-        faces.append(
-            FaceMargin(
-                face=label,
-                anatomical=anatomical,
-                distance_mm=float(face_mm),
-                status=_status(float(face_mm), threshold_mm),
-                tumour_point=locator.point(face_tumour_at),
-                surface_point=locator.point(face_surface_at),
-                surface_voxels=int(members.size),
-            )
-        )
-
-    slices = _slice_margins(
-        tumour=tumour, specimen=specimen, spacing=spacing_arr, threshold_mm=threshold_mm, locator=locator
-    )
+        faces.append(FaceMargin(label, orientation.get(label), round_mm(best.distance_mm),
+                                status_for(best.distance_mm, threshold_mm),
+                                frame.point(best.query_point), frame.point(best.target_point)))
     return MarginResult(
-        status=_status(closest_mm, threshold_mm),
-        closest_mm=float(closest_mm),
-        tumour_point=locator.point(tumour_at),
-        surface_point=locator.point(surface_at),
+        status=status,
+        closest_mm=round_mm(overall.distance_mm),
+        tumour_point=frame.point(overall.query_point),
+        surface_point=frame.point(overall.target_point),
         faces=tuple(faces),
-        slices=slices,
+        slices=_slices(field=np.where(kept | (field <= level), field, 0.0), level=level, occupancy=occupancy,
+                       present=kept & inside_specimen, spacing=spacing_arr, threshold_mm=threshold_mm, frame=frame),
+        foci=tuple(
+            FocusMargin(round(f.volume_mm3, 3), round_mm(c.distance_mm),
+                        tuple(round(float(v), 3) for v in np.asarray(f.centroid_kji) + start))
+            for (f, _), c in zip(present, per_focus, strict=True) if c is not None
+        ),
+        n_foci=len(present),
         **common,
     )
+
+
+def _slices(*, field: np.ndarray, level: float, occupancy: np.ndarray, present: np.ndarray,
+            spacing: np.ndarray, threshold_mm: float, frame: _Frame) -> tuple[SliceMargin, ...]:
+    results = []
+    pixel_mm2 = float(spacing[1] * spacing[2])
+    for k in np.flatnonzero(present.any(axis=(1, 2))):
+        found = slice_margin(tumour_2d=field[k], level=level, occupancy_2d=occupancy[k], spacing_2d=spacing[1:])
+        if found is None:
+            continue
+        distance, tumour_at, surface_at = found
+        k_mm = float(k) * spacing[0]
+        results.append(SliceMargin(
+            k=int(k + frame.start[0]),
+            distance_mm=round_mm(distance),
+            status=status_for(distance, threshold_mm),
+            tumour_point=frame.point(np.array([k_mm, *tumour_at])),
+            surface_point=frame.point(np.array([k_mm, *surface_at])),
+            tumour_area_mm2=round(float(present[k].sum()) * pixel_mm2, 3),
+        ))
+    return tuple(results)

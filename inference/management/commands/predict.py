@@ -74,6 +74,9 @@ class Command(BaseCommand):
             "margin_threshold_mm": threshold,
             "faces": summary["faces"],
             "closest_point": summary["closest_point"],
+            "margin_interval_mm": summary["interval_mm"],
+            "fold_margins": summary["folds"],
+            "n_foci": summary["n_foci"],
             "tumour_volume_ml": summary["tumour_volume_ml"],
             "suv_max": summary["suv_max"],
             "suv_mean": summary["suv_mean"],
@@ -83,12 +86,14 @@ class Command(BaseCommand):
             "timings": {key: round(value, 3) for key, value in timings.items()},
         }
         if options["json"]:
-            self.stdout.write(json.dumps(report, indent=2))
+            self.stdout.write(json.dumps(report, indent=2, allow_nan=False))
         else:
             distance = report["closest_margin_mm"]
             self.stdout.write(
                 f"{inputs['label']}: margin {report['margin_status']}"
                 + (f", closest {distance:.2f} mm" if distance is not None else "")
+                + (f" (folds {report['margin_interval_mm'][0]:.2f}-{report['margin_interval_mm'][1]:.2f} mm)"
+                   if report["margin_interval_mm"] else "")
                 + f" (threshold {threshold} mm, model {model_version.label}, {sum(timings.values()):.1f} s)"
             )
 

@@ -31,8 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
         parser.add_argument("--out", type=Path, help="bundle and report folder (default var/training/<time>)")
-        parser.add_argument("--keep-all-components", action="store_true",
-                            help="keep every predicted tumour component (default: the largest only, as in the paper)")
+        parser.add_argument("--min-focus-volume-mm3", type=float, default=5.0,
+                            help="tumour foci smaller than this are ignored by the margin analysis")
         parser.add_argument("--register", default="", help="NAME:VERSION to register the ensemble under")
         parser.add_argument("--default", action="store_true", help="make the registered model the default")
 
@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 if options["data"] is None or not options["data"].is_dir():
                     raise CommandError("--data must be a folder (or use --demo)")
                 config = ModelConfig(preprocess=PreprocessConfig(working_spacing_mm=settings.PETCTWEB_WORKING_SPACING_MM),
-                                     keep_largest_only=not options["keep_all_components"])
+                                     min_focus_volume_mm3=options["min_focus_volume_mm3"])
                 cases = cases_from_data(path=options["data"], config=config.preprocess)
                 test_cases = cases_from_data(path=options["test_data"], config=config.preprocess) if options["test_data"] else None
                 result = train_ensemble(
