@@ -27,7 +27,7 @@ def _decode(*, case: Case, shape, encoding: str, data: str) -> np.ndarray:
 
 
 def segmentation_save(
-    *, case: Case, author, source: str, shape, encoding: str, data: str, parent_id: int | None
+    *, case: Case, author, source: str, shape, encoding: str, data: str, parent_id: int | None = None
 ) -> Segmentation:
     """Store a new version of the author's mask (nothing is overwritten); clears their draft."""
     mask = _decode(case=case, shape=shape, encoding=encoding, data=data)

@@ -8,6 +8,7 @@ CELERY_BROKER_URL (Redis), SECRET_KEY, ALLOWED_HOSTS and DEBUG=0.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,7 +56,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "knox",  # per-user API tokens, stored hashed, with expiry and revocation
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "audit",
     "cases",
     "inference",
@@ -75,6 +80,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "petctweb.session_limits.SessionLimitsMiddleware",
+    # last, as django-axes asks: it turns a locked-out login into its lockout response
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "petctweb.urls"
@@ -109,8 +118,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": int(os.environ.get("PETCTWEB_PASSWORD_MIN_LENGTH", "12"))}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out username+IP before any password is checked
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "case-list"
@@ -122,39 +138,106 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+PETCTWEB_STATIC_HASHED = env_bool("PETCTWEB_STATIC_HASHED", False)  # scripts/run.sh and deployments: 1
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": os.environ.get("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Served files: hashed, compressed copies made by collectstatic (cacheable forever) where the deployment
+    # says so; otherwise the apps' files as they are (development, tests), found on each request.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if PETCTWEB_STATIC_HASHED
+                    else "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True  # serve app static files even before collectstatic
+WHITENOISE_USE_FINDERS = not PETCTWEB_STATIC_HASHED
 
 # Uploads: the whole request body is capped; files stream to disk above 2.5 MB.
 PETCTWEB_MAX_UPLOAD_BYTES = int(os.environ.get("PETCTWEB_MAX_UPLOAD_BYTES", str(2 * 1024**3)))
+# Largest series or working grid accepted (voxels), checked from the headers before any pixel is decoded.
+PETCTWEB_MAX_VOXELS = int(os.environ.get("PETCTWEB_MAX_VOXELS", str(2048 * 2048 * 512)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(64 * 1024**2)))
 DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("DATA_UPLOAD_MAX_NUMBER_FILES", "5000"))
 FILE_UPLOAD_TEMP_DIR = None
 
+# --- Security: TLS proxy, cookies, sessions, login lockout, CSP ------------------------------------
+# Behind a TLS-terminating proxy (nginx, a load balancer) that sets X-Forwarded-Proto: HTTPS is then
+# required (redirect, HSTS, secure cookies). Off by default so `scripts/run.sh` works on plain loopback.
+PETCTWEB_BEHIND_TLS_PROXY = env_bool("PETCTWEB_BEHIND_TLS_PROXY", False)
+if PETCTWEB_BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PETCTWEB_BEHIND_TLS_PROXY)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if PETCTWEB_BEHIND_TLS_PROXY else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# The header only allows preloading; the domain joins the browsers' list only if someone submits it.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PETCTWEB_BEHIND_TLS_PROXY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and bool(os.environ.get("SECRET_KEY")))
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PETCTWEB_BEHIND_TLS_PROXY)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Idle timeout: the session expires this long after the last request (refreshed at most once a minute
+# by SessionLimitsMiddleware, so API calls do not each write the session). Absolute lifetime: a login
+# ends this long after it began, however active.
+PETCTWEB_SESSION_IDLE_SECONDS = int(float(os.environ.get("PETCTWEB_SESSION_IDLE_HOURS", "8")) * 3600)
+PETCTWEB_SESSION_MAX_SECONDS = int(float(os.environ.get("PETCTWEB_SESSION_MAX_HOURS", "12")) * 3600)
+SESSION_COOKIE_AGE = PETCTWEB_SESSION_IDLE_SECONDS
+
+# django-axes: lock out a username from one IP address after repeated failed logins (login page,
+# /admin/ and anything else that authenticates); the lock lifts after the cool-off.
+AXES_FAILURE_LIMIT = int(os.environ.get("PETCTWEB_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = float(os.environ.get("PETCTWEB_LOGIN_COOLOFF_MINUTES", "15")) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "frontend/locked_out.html"
+AXES_VERBOSE = False
+
+# Content-Security-Policy (django-csp): scripts only from this origin - no inline <script>, no on*=
+# handlers, no eval. `json_script` blocks are data (type=application/json), which CSP does not run.
+# Inline style *attributes* stay allowed (progress bars set their width); <style> is allowed too.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication",
+                                       "knox.auth.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "petctweb.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["petctweb.throttles.AnonThrottle", "petctweb.throttles.UserThrottle"],
+}
+# Requests per period ("N/second|minute|hour|day"); None switches a throttle off (the test suite does).
+PETCTWEB_THROTTLE_RATES = {
+    "anon": os.environ.get("PETCTWEB_THROTTLE_ANON", "60/minute"),
+    "user": os.environ.get("PETCTWEB_THROTTLE_USER", "1200/minute"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "petctweb API",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI served from this origin (no CDN) so the CSP needs no exception.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Schema-quality hints (view serializers) are not deployment problems; `manage.py spectacular
+    # --validate` shows them. Keeping them out keeps `check --deploy` about security.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 # --- Imaging -------------------------------------------------------------------------------
@@ -167,9 +250,34 @@ PETCTWEB_AUTO_INFERENCE = env_bool("PETCTWEB_AUTO_INFERENCE", True)
 PETCTWEB_MODEL_ROOT = Path(os.environ.get("PETCTWEB_MODEL_ROOT", MEDIA_ROOT / "models"))
 PETCTWEB_INFERENCE_DEVICE = os.environ.get("PETCTWEB_INFERENCE_DEVICE", "auto")
 
+# Nothing stuck: running inferences beat every few seconds; each worker's watchdog re-enqueues runs whose
+# beat is older than the stale limit (their worker was killed), on the file broker and on Redis alike.
+PETCTWEB_RUN_HEARTBEAT_SECONDS = float(os.environ.get("PETCTWEB_RUN_HEARTBEAT_SECONDS", "10"))
+PETCTWEB_RUN_STALE_SECONDS = float(os.environ.get("PETCTWEB_RUN_STALE_SECONDS", "60"))
+PETCTWEB_WATCHDOG_SECONDS = float(os.environ.get("PETCTWEB_WATCHDOG_SECONDS", "30"))  # 0: no watchdog
+
+# DICOM receiver (manage.py dicom_listener). No calling AE is allowed unless listed: the listener refuses
+# to start with an empty list, except for development with PETCTWEB_DICOM_ALLOW_ANY=1.
+PETCTWEB_DICOM_AE_TITLE = os.environ.get("PETCTWEB_DICOM_AE_TITLE", "PETCTWEB")
+PETCTWEB_DICOM_HOST = os.environ.get("PETCTWEB_DICOM_HOST", "127.0.0.1")  # 0.0.0.0 to hear a scanner
+PETCTWEB_DICOM_PORT = int(os.environ.get("PETCTWEB_DICOM_PORT", "11112"))
+PETCTWEB_DICOM_ALLOWED_AES = [
+    title.strip() for title in os.environ.get("PETCTWEB_DICOM_ALLOWED_AES", "").split(",") if title.strip()
+]
+PETCTWEB_DICOM_ALLOW_ANY = env_bool("PETCTWEB_DICOM_ALLOW_ANY", False)
+PETCTWEB_DICOM_QUIET_SECONDS = float(os.environ.get("PETCTWEB_DICOM_QUIET_SECONDS", "5"))
+PETCTWEB_DICOM_INCOMING_DIR = Path(os.environ.get("PETCTWEB_DICOM_INCOMING_DIR", VAR_DIR / "incoming"))
+
 # --- Celery ----------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
 # The host is unused by the file transport; naming one keeps kombu from warning on every connection.
+# API tokens for scripts and gateways ("Authorization: Token <token>"); the same access policy applies.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(os.environ.get("PETCTWEB_API_TOKEN_DAYS", "90"))),
+    "TOKEN_LIMIT_PER_USER": 20,
+    "AUTO_REFRESH": False,
+}
+
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
@@ -190,9 +298,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queues by purpose: a long training job never holds up an intraoperative inference.
 CELERY_TASK_ROUTES = {
     "inference.tasks.*": {"queue": "gpu"},
-    "training.tasks.*": {"queue": "gpu"},
+    "training.tasks.*": {"queue": "training"},
+    "cases.tasks.*": {"queue": "default"},
 }
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", str(6 * 3600)))
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
@@ -204,3 +314,29 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Results to PACS (inference/pacs, docs/pacs.md) -------------------------------------------------
+
+
+def _local_reid_key() -> str:
+    """A random Fernet key kept in var/ for installs that set none (like SECRET_KEY); set it in production."""
+    import base64
+    import secrets
+
+    path = VAR_DIR / "reid_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Keep the encrypted pseudonym -> original mapping so results land with the patient's study; 0 for research.
+PETCTWEB_REIDENTIFY = env_bool("PETCTWEB_REIDENTIFY", True)
+# Fernet keys, comma-separated: the first encrypts, all decrypt (key rotation).
+PETCTWEB_REID_KEY = os.environ.get("PETCTWEB_REID_KEY") or (_local_reid_key() if PETCTWEB_REIDENTIFY else "")
+PETCTWEB_SEND_RESULTS_AFTER_RUN = env_bool("PETCTWEB_SEND_RESULTS_AFTER_RUN", True)
+PETCTWEB_PACS_AE_TITLE = os.environ.get("PETCTWEB_PACS_AE_TITLE", "PETCTWEB")  # our calling AE title
+PETCTWEB_PACS_MAX_ATTEMPTS = int(os.environ.get("PETCTWEB_PACS_MAX_ATTEMPTS", "5"))
+PETCTWEB_PACS_RETRY_BASE_S = float(os.environ.get("PETCTWEB_PACS_RETRY_BASE_S", "10"))  # 10, 20, 40, ... s
+PETCTWEB_PACS_TIMEOUT_S = float(os.environ.get("PETCTWEB_PACS_TIMEOUT_S", "30"))

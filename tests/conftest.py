@@ -9,20 +9,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# shared/ sits beside the repository clone (../shared); some checkouts carry it inside.
-_CANDIDATES = [REPO / ".." / "shared", REPO / "shared"]
-VANDYKE_RELATIVE = Path("reference") / "mrmc-vandyke" / "vandyke.imrmc"
+# The public Van Dyke MRMC reference data ship with the tests, so they never skip.
+VANDYKE = REPO / "tests" / "data" / "mrmc-vandyke" / "vandyke.imrmc"
 
 
 @pytest.fixture(scope="session")
 def vandyke_path() -> Path:
-    for base in _CANDIDATES:
-        path = (base / VANDYKE_RELATIVE).resolve()
-        if path.is_file():
-            return path
-    tried = ", ".join(str(b / VANDYKE_RELATIVE) for b in _CANDIDATES)
-    pytest.skip(f"Van Dyke reference data not found (looked for {tried}); shared/ is not beside the repo")
-
+    return VANDYKE
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +61,7 @@ def isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PETCTWEB_MODEL_ROOT = tmp_path / "media" / "models"
     settings.PETCTWEB_AUTO_INFERENCE = False
+    settings.PETCTWEB_THROTTLE_RATES = {"anon": None, "user": None}  # tests/security sets its own
 
 
 def make_user(django_user_model, username: str, *roles: str, superuser: bool = False):

@@ -36,7 +36,7 @@ for _ in $(seq 60); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/accounts/lo
 
 LOADTEST_PLAN="$OUT/plan.json" LOADTEST_SUMMARY="$OUT/summary.json" .venv/bin/locust \
   -f benchmarks/loadtest/locustfile.py --headless --host "http://127.0.0.1:$PORT" \
-  -u $((READERS + 2)) -r 20 -t "$DURATION" --stop-timeout 20 --only-summary --csv "$OUT/locust" \
+  -u $((READERS + 2)) -r "${SPAWN_RATE:-20}" -t "$DURATION" --stop-timeout 20 --only-summary --csv "$OUT/locust" \
   --loglevel WARNING || true   # locust exits 1 when any request failed; the report says how many
 sleep 2  # let in-flight submits land before counting
 $PY manage.py loadtest_report "$OUT/summary.json" --study "$STUDY"

@@ -39,10 +39,14 @@ class CaseReadListApi(StudiesApiView):
     @extend_schema(operation_id="case_reads_list", responses={200: dict})
     def get(self, request, code: str):
         case = case_get_for_user(code=code, user=request.user)
-        reads = list(reads_visible(user=request.user, case=case))
+        reads = list(reads_visible(user=request.user, case=case).select_related("study"))
         if any(r.reader_id != request.user.pk for r in reads):
             services.view_record(user=request.user, what="reads", case=case, detail={"reads": len(reads)})
-        return Response({"results": [selectors.read_payload(r) for r in reads]})
+        # Study calls first, then calls made outside any study, each labelled, so the two never blur.
+        reads.sort(key=lambda r: (r.study_id is None, r.submitted_at))
+        outside = sum(1 for r in reads if r.study_id is None)
+        return Response({"results": [selectors.read_payload(r) for r in reads],
+                         "counts": {"study": len(reads) - outside, "outside_studies": outside}})
 
     @extend_schema(request=ReadInput, responses={200: dict, 201: dict})
     def post(self, request, code: str):

@@ -2,7 +2,8 @@
 
 - ``GET api/studies/<id>/results/``: the full report as JSON (the dashboard polls it);
 - ``GET api/studies/<id>/results/json``: the same report as a download;
-- ``GET api/studies/<id>/results/reads.csv``, ``statistics.csv``, ``study.imrmc``, ``masks.zip``.
+- ``GET api/studies/<id>/results/reads.csv``, ``statistics.csv``, ``study.imrmc``, ``masks.zip``;
+- ``GET api/studies/<id>/results/chart-<roc|forest>.csv``: the data of one dashboard chart.
 
 Optional query parameter ``model=name:version`` analyses another registered model version.
 """
@@ -22,6 +23,7 @@ from petctweb.permissions import IsStudyAdmin
 from portal.access_policy import study_get_for_admin
 from studies import services
 from studies.results import exports
+from studies.results.chart_data import CHARTS, chart_csv
 from studies.results.compute import compute
 from studies.results.data import study_table
 
@@ -112,3 +114,15 @@ class StudyMasksZipExportApi(ResultsApiView):
                               detail={"files": len(manifest["files"]), "model": table.model.label})
         return FileResponse(spool, as_attachment=True, filename=exports.file_name(study.pk, "masks.zip"),
                             content_type="application/zip")
+
+
+class StudyChartCsvExportApi(ResultsApiView):
+    @extend_schema(operation_id="study_results_chart_csv", parameters=[MODEL_PARAM], responses={200: str})
+    def get(self, request, study_id: int, chart: str):
+        study = self.study(request, study_id)
+        if chart not in CHARTS:
+            raise DomainError(f"no chart '{chart}'; use one of {', '.join(CHARTS)}", code="not_found",
+                              http_status=404)
+        _, report = compute(study, model_label=self.model_label(request))
+        return self.download(request, study, f"chart-{chart}.csv", chart_csv(report, chart=chart),
+                             "text/csv; charset=utf-8", {"model": report["model"]["label"]})

@@ -76,7 +76,8 @@ class DraftApi(APIView):
         case = case_get_for_user(code=code, user=request.user)
         draft = draft_get(case=case, author=request.user, source=mask_source_for(request.user))
         if draft is None:
-            raise DomainError("no draft saved for this case", code="not_found", http_status=404)
+            # No draft is the usual state, not an error: the viewer asks on every opening.
+            return Response(status=status.HTTP_204_NO_CONTENT)
         mask = load_array(name=draft.mask_file.name, dtype="uint8", shape=case.grid.shape)
         return Response({**segmentation_payload(draft), "shape": list(case.grid.shape), "encoding": ENCODING,
                          "data": encode_rle(mask)})

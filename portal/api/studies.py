@@ -35,6 +35,7 @@ class StudyListApi(StudiesApiView):
         seed = serializers.IntegerField(required=False, min_value=0, max_value=2**53)
         allow_amendments = serializers.BooleanField(required=False, default=True)
         enforce_order = serializers.BooleanField(required=False, default=True)
+        indeterminate_counts_as = serializers.ChoiceField(choices=Study.IndeterminateCountsAs.values, required=False)
 
     @extend_schema(operation_id="studies_list", responses={200: dict})
     def get(self, request):
@@ -48,7 +49,7 @@ class StudyListApi(StudiesApiView):
             case_codes=data["cases"], reader_usernames=data["readers"],
             margin_threshold_mm=data.get("margin_threshold_mm"), positive_categories=data.get("positive_categories"),
             washout_days=data.get("washout_days"), seed=data.get("seed"), allow_amendments=data["allow_amendments"],
-            enforce_order=data["enforce_order"],
+            enforce_order=data["enforce_order"], indeterminate_counts_as=data.get("indeterminate_counts_as"),
         )
         return Response(selectors.study_summary(study), status=status.HTTP_201_CREATED)
 

@@ -12,6 +12,7 @@ from petctweb.errors import DomainError
 from petctweb.roles import is_study_admin, primary_role
 from portal.access_policy import study_get_for_admin
 from studies import services
+from studies.results.chart_data import CHARTS
 from studies.results.exports import EXPORT_FORMATS
 
 REFRESH_SECONDS = 10
@@ -41,6 +42,10 @@ def study_results_page(request, study_id: int):
         "apiUrl": reverse("api-study-results", kwargs={"study_id": study.pk}),
         "refreshSeconds": REFRESH_SECONDS,
         "exports": {e["format"]: e["url"] for e in exports},
+        "charts": {chart: reverse("api-study-results-chart", kwargs={"study_id": study.pk, "chart": chart})
+                   for chart in CHARTS},
+        # The page fills in a case code (the placeholder cannot be a real code: codes have no underscores).
+        "gtCaseUrl": reverse("gt-case", kwargs={"code": "__code__"}),
     }
     return render(request, "studies/results/dashboard.html", {
         "role": primary_role(request.user), "study": study, "config": config, "exports": exports,

@@ -95,7 +95,7 @@ def study_create_page(request):
     _require_admin(request)
     form = {"design": "crossover", "margin_threshold_mm": "", "washout_days": "", "seed": "", "name": "",
             "description": "", "cases": [], "readers": [], "positive_categories": ["positive", "close"],
-            "allow_amendments": True, "enforce_order": True}
+            "allow_amendments": True, "enforce_order": True, "indeterminate_counts_as": "positive"}
     if request.method == "POST":
         post = request.POST
         form = {
@@ -106,6 +106,7 @@ def study_create_page(request):
             "positive_categories": ["positive", *[c for c in post.getlist("positive_categories") if c != "positive"]],
             "allow_amendments": post.get("allow_amendments") == "on",
             "enforce_order": post.get("enforce_order") == "on",
+            "indeterminate_counts_as": post.get("indeterminate_counts_as", "positive"),
         }
         try:
             study = services.study_create(
@@ -115,7 +116,7 @@ def study_create_page(request):
                 positive_categories=form["positive_categories"],
                 washout_days=_optional_number(form["washout_days"], "washout", int),
                 seed=_optional_number(form["seed"], "seed", int), allow_amendments=form["allow_amendments"],
-                enforce_order=form["enforce_order"],
+                enforce_order=form["enforce_order"], indeterminate_counts_as=form["indeterminate_counts_as"],
             )
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -128,7 +129,7 @@ def study_create_page(request):
              for c in Case.objects.order_by("code")]
     return render(request, "studies/study_create.html", _context(
         request, form=form, cases=cases, readers=_eligible_readers(), designs=Study.Design.choices,
-        statuses=MARGIN_STATUSES))
+        statuses=MARGIN_STATUSES, indeterminate_choices=Study.IndeterminateCountsAs.choices))
 
 
 def _optional_number(value: str, name: str, kind):
@@ -150,9 +151,11 @@ def study_detail_page(request, study_id: int):
     sessions = {s.pk: s for s in ReadingSession.objects.filter(study=study)}
     in_study = set(selectors.study_case_codes(study=study))
     readers_in = set(selectors.study_reader_usernames(study=study))
+    ground_truth = selectors.ground_truth_overview(study=study)
     return render(request, "studies/study_detail.html", _context(
         request, study=study, progress=progress, sessions=sessions,
-        summary=selectors.study_summary(study), ground_truth=selectors.ground_truth_overview(study=study),
+        summary=selectors.study_summary(study), ground_truth=ground_truth,
+        lacking_truth=[g for g in ground_truth if g["state"] != "signed_off"],
         reads_started=study.reads.exists(),
         addable_cases=[c for c in Case.objects.order_by("code").values_list("code", flat=True) if c not in in_study],
         addable_readers=[u.get_username() for u in _eligible_readers() if u.get_username() not in readers_in],
@@ -287,17 +290,27 @@ def ground_truth_case_page(request, code: str):
             if action == "sign_off":
                 gt = selectors.ground_truth_get(case=case, ground_truth_id=int(request.POST.get("ground_truth_id", 0)))
                 services.ground_truth_sign_off(user=request.user, ground_truth=gt)
-                messages.success(request, f"Version {gt.version} signed off; it is now locked.")
+                messages.success(request, f"Version {gt.version} signed off: it is the final truth used for "
+                                          "statistics and training, and locked.")
+            elif action in ("save_sign_off", "correct_sign_off"):
+                posted = _truth_values(request.POST)
+                gt = services.ground_truth_save_and_sign_off(
+                    user=request.user, case=case, correction_reason=request.POST.get("correction_reason", ""),
+                    **posted)
+                messages.success(request, f"Version {gt.version} saved and signed off: it is the final truth "
+                                          "used for statistics and training.")
             elif action == "save" and current is not None and not current.signed_off:
                 posted = _truth_values(request.POST)
                 services.ground_truth_update(user=request.user, ground_truth=current, **posted)
-                messages.success(request, f"Version {current.version} saved (not signed off yet).")
+                messages.warning(request, f"Version {current.version} saved as a draft: it does not count until "
+                                            "it is signed off.")
             elif action in ("save", "correct"):
                 posted = _truth_values(request.POST)
                 gt = services.ground_truth_record(user=request.user, case=case,
                                                   correction_reason=request.POST.get("correction_reason", ""),
                                                   **posted)
-                messages.success(request, f"Version {gt.version} saved (not signed off yet).")
+                messages.warning(request, f"Version {gt.version} saved as a draft: it does not count until it "
+                                            "is signed off.")
             else:
                 raise DomainError(f"unknown action '{action}'", code="invalid")
         except (DomainError, ValueError) as exc:
@@ -317,6 +330,7 @@ def ground_truth_case_page(request, code: str):
     studies = Study.objects.filter(study_cases__case=case).order_by("-created_at")
     return render(request, "studies/ground_truth_case.html", _context(
         request, case=case, versions=versions, current=current, initial=initial, can_edit=can_edit,
+        signed_version=next((v for v in versions if v.signed_off), None),
         statuses=MARGIN_STATUSES, faces=FACES, outlines=outlines, studies=studies,
         face_rows=[(f, (initial.get("face_status") or {}).get(f, "")) for f in FACES],
         slices=case.grid.shape[0], viewer_url=reverse("case-page", kwargs={"code": case.code})))

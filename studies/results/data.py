@@ -43,6 +43,8 @@ from studies.results.table import (
     TruthCall,
     is_positive,
     model_category,
+    model_category_with_folds,
+    model_is_positive,
     model_score,
     reader_score,
 )
@@ -81,16 +83,16 @@ def choose_model(*, study: Study, label: str | None = None) -> ModelChoice:
         return ModelChoice(chosen.label, chosen.pk, f"requested model {chosen.label}")
     default = model_version_default()
     if default is not None and done.filter(pk=default.pk).exists():
-        return ModelChoice(default.label, default.pk, "the default model (latest finished run per case)")
+        return ModelChoice(default.label, default.pk, "the default model, its latest finished run per case")
     best = (done.annotate(n=Count("runs__case", distinct=True)).order_by("-n", "-created_at", "-id").first())
     if best is not None:
         why = (f"the default model {default.label} has no finished run on these cases"
                if default is not None else "no default model is registered")
-        return ModelChoice(best.label, best.pk, f"the model with the most finished runs on these cases ({why})")
+        return ModelChoice(best.label, best.pk, f"the model with the most finished runs on these cases; {why}")
     if default is None:
         return ModelChoice(None, None, "none", "no model is registered and no case has a finished model run")
-    return ModelChoice(None, None, "none", f"no case of this study has a finished run of any model "
-                                           f"(default: {default.label})")
+    return ModelChoice(None, None, "none", f"no case of this study has a finished run of any model; "
+                                           f"the default model is {default.label}")
 
 
 def _origin_model(seg_id: int | None, segs: dict[int, dict]) -> int | None:
@@ -173,13 +175,21 @@ def study_table(*, study: Study, model_label: str | None = None) -> StudyTable:
                 row.model_missing = f"the model's margin status is '{margin.status}' without a distance"
                 continue
             distances = {f: (None if d is None else float(d)) for f, d in (margin.faces or {}).items() if f in FACES}
-            status = model_category(margin.closest_margin_mm, threshold)
+            folds = list((margin.detail or {}).get("folds") or [])
+            status = model_category_with_folds(margin.closest_margin_mm, threshold,
+                                               [f.get("closest_mm") for f in folds])
+            if status == "indeterminate" and study.indeterminate_counts_as == "excluded":
+                row.model_missing = ("the model's call is indeterminate (its folds disagree about the threshold) "
+                                     "and this study excludes indeterminate calls")
+                continue
             row.model = ModelCall(
                 segmentation_id=seg.pk, run_id=seg.inference_run_id, model=choice.label or "",
                 closest_mm=margin.closest_margin_mm, status=status,
-                positive=is_positive(status, positive_categories), score=model_score(margin.closest_margin_mm),
+                positive=model_is_positive(status, positive_categories, study.indeterminate_counts_as),
+                score=model_score(margin.closest_margin_mm),
                 faces={f: model_category(d, threshold) for f, d in distances.items() if d is not None},
-                face_distances_mm=distances, run_status=margin.status, run_threshold_mm=margin.threshold_mm)
+                face_distances_mm=distances, run_status=margin.status, run_threshold_mm=margin.threshold_mm,
+                interval_mm=margin.interval_mm, folds=folds)
 
     # Reads: every version for the export; the latest version per reader, session and case for the stats.
     all_reads: list[dict] = []
@@ -224,6 +234,7 @@ def study_table(*, study: Study, model_label: str | None = None) -> StudyTable:
     summary = {
         "id": study.pk, "name": study.name, "design": study.design, "status": study.status,
         "margin_threshold_mm": threshold, "positive_categories": positive_categories,
+        "indeterminate_counts_as": study.indeterminate_counts_as,
         "washout_days": study.washout_days, "seed": study.seed, "readers": readers,
         "cases": [c.code for c in cases],
     }

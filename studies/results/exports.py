@@ -52,7 +52,8 @@ READS_COLUMNS = [
     "study_id", "case", "reader", "session", "session_key", "aided", "read_id", "version", "amends", "final",
     "status", "positive", "confidence", "roc_score", *[f"face_{f}" for f in FACES], "time_spent_s",
     "segmentation_id", "opened_at", "submitted_at", "truth_status", "truth_positive", "truth_closest_mm",
-    "truth_version", "model", "model_status", "model_positive", "model_closest_mm", "model_score", "comment",
+    "truth_version", "model", "model_status", "model_positive", "model_closest_mm", "model_score",
+    "model_interval_low_mm", "model_interval_high_mm", "model_indeterminate", "model_fold_closest_mm", "comment",
 ]
 
 
@@ -62,6 +63,15 @@ def _flag(value: bool | None) -> str:
 
 def _blank(value: Any) -> Any:
     return "" if value is None else value
+
+
+def _model_confidence_cells(model) -> list:
+    """The folds' interval, whether the call is indeterminate, and each fold's closest margin ("0.8;1.2")."""
+    if model is None:
+        return ["", "", "", ""]
+    low, high = model.interval_mm or (None, None)
+    folds = ";".join("" if f.get("closest_mm") is None else f"{f['closest_mm']:g}" for f in model.folds)
+    return [_blank(low), _blank(high), _flag(model.status == "indeterminate"), folds]
 
 
 def reads_csv(table: StudyTable) -> str:
@@ -82,7 +92,8 @@ def reads_csv(table: StudyTable) -> str:
             truth.status if truth else "", _flag(truth.positive) if truth else "",
             _blank(truth.closest_distance_mm) if truth else "", truth.version if truth else "",
             model.model if model else "", model.status if model else "", _flag(model.positive) if model else "",
-            _blank(model.closest_mm) if model else "", model.score if model else "", r["comment"],
+            _blank(model.closest_mm) if model else "", model.score if model else "",
+            *_model_confidence_cells(model), r["comment"],
         ])
     return buffer.getvalue()
 

@@ -5,7 +5,12 @@ works wherever X lives.
 """
 
 from studies.services.audit import export_record, view_record
-from studies.services.ground_truth import ground_truth_record, ground_truth_sign_off, ground_truth_update
+from studies.services.ground_truth import (
+    ground_truth_record,
+    ground_truth_save_and_sign_off,
+    ground_truth_sign_off,
+    ground_truth_update,
+)
 from studies.services.ground_truth_import import (
     CSV_COLUMNS,
     CSV_REQUIRED,
@@ -43,6 +48,7 @@ __all__ = [
     "export_record",
     "ground_truth_import_csv",
     "ground_truth_record",
+    "ground_truth_save_and_sign_off",
     "ground_truth_sign_off",
     "ground_truth_update",
     "read_amend",

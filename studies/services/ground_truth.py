@@ -141,3 +141,24 @@ def ground_truth_sign_off(*, user, ground_truth: GroundTruth) -> GroundTruth:
         audit_record(actor=user, action="ground_truth.sign_off", object_type="ground_truth", object_id=locked.pk,
                      case_code=locked.case.code, detail=gt_audit_detail(gt=locked))
     return locked
+
+
+def ground_truth_save_and_sign_off(*, user, case: Case, margin_status: str, closest_distance_mm=None,
+                                   face_status: dict | None = None, tumour_type: str = "",
+                                   segmentation_id: int | None = None, slice_index=None, notes: str = "",
+                                   correction_reason: str = "") -> GroundTruth:
+    """Save the pathologist's values and sign them off in one step, or neither.
+
+    A draft current version is edited; otherwise a first version (or a correction of the signed-off
+    one) is recorded. Any refusal, including the sign-off's, leaves nothing written.
+    """
+    values = {"margin_status": margin_status, "closest_distance_mm": closest_distance_mm,
+              "face_status": face_status, "tumour_type": tumour_type, "segmentation_id": segmentation_id,
+              "slice_index": slice_index, "notes": notes}
+    with transaction.atomic():
+        current = GroundTruth.objects.select_for_update().filter(case=case).order_by("-version").first()
+        if current is not None and not current.signed_off:
+            gt = ground_truth_update(user=user, ground_truth=current, **values)
+        else:
+            gt = ground_truth_record(user=user, case=case, correction_reason=correction_reason, **values)
+        return ground_truth_sign_off(user=user, ground_truth=gt)

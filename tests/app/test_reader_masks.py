@@ -62,7 +62,7 @@ def test_saved_mask_reads_back_exactly_and_versions_grow(case, client_for):
 
 def test_draft_is_replaced_and_cleared_on_save(case, client_for):
     reader = client_for("reader")
-    assert reader.get(f"/api/cases/{case.code}/segmentations/draft/").status_code == 404
+    assert reader.get(f"/api/cases/{case.code}/segmentations/draft/").status_code == 204
     mask = painted(case)
     assert reader.put(f"/api/cases/{case.code}/segmentations/draft/", body(case, mask), format="json").status_code == 200
     mask[2, 2, 2] = 1
@@ -71,7 +71,7 @@ def test_draft_is_replaced_and_cleared_on_save(case, client_for):
     np.testing.assert_array_equal(decode_rle(data=draft["data"], shape=tuple(draft["shape"])), mask)
     assert Segmentation.objects.filter(is_draft=True).count() == 1
     reader.post(f"/api/cases/{case.code}/segmentations/", body(case, mask), format="json")
-    assert reader.get(f"/api/cases/{case.code}/segmentations/draft/").status_code == 404
+    assert reader.get(f"/api/cases/{case.code}/segmentations/draft/").status_code == 204
 
 
 def test_other_users_masks_are_invisible(case, client_for):

@@ -1,7 +1,7 @@
 // SVG charts for the results dashboard, built as strings (no third-party libraries, no DOM access),
 // so they can be tested with node and inserted with innerHTML.
 
-import { esc } from "./format.mjs";
+import { esc, hasInterval } from "./format.mjs";
 
 const F = (x) => (Math.round(x * 10) / 10).toString();
 
@@ -72,9 +72,10 @@ export function forestSvg({ rows, width = 560, testid = "forest-plot" }) {
         parts.push(`<text x="${F(x(0.5))}" y="${F(cy + 4)}" fill="#8a94a3" font-size="10" text-anchor="middle"><title>${esc(why)}</title>n/a</text>`);
         return;
       }
-      const [lo, hi] = est.ci95 || [est.value, est.value];
-      parts.push(`<line x1="${F(x(lo))}" y1="${F(cy)}" x2="${F(x(hi))}" y2="${F(cy)}" stroke="${esc(row.colour)}" stroke-width="2"/>`);
-      parts.push(`<rect x="${F(x(est.value) - 4)}" y="${F(cy - 4)}" width="8" height="8" fill="${esc(row.colour)}" data-testid="forest-point" data-rater="${esc(row.label)}" data-metric="${name}"><title>${esc(row.label)} ${name} ${(100 * est.value).toFixed(0)}% (${(100 * lo).toFixed(0)}–${(100 * hi).toFixed(0)})</title></rect>`);
+      const ci = hasInterval(est.ci95) ? est.ci95 : null;
+      if (ci) parts.push(`<line x1="${F(x(ci[0]))}" y1="${F(cy)}" x2="${F(x(ci[1]))}" y2="${F(cy)}" stroke="${esc(row.colour)}" stroke-width="2"/>`);
+      const ciLabel = ci ? ` (${(100 * ci[0]).toFixed(0)}–${(100 * ci[1]).toFixed(0)})` : " (no interval)";
+      parts.push(`<rect x="${F(x(est.value) - 4)}" y="${F(cy - 4)}" width="8" height="8" fill="${esc(row.colour)}" data-testid="forest-point" data-rater="${esc(row.label)}" data-metric="${name}"><title>${esc(row.label)} ${name} ${(100 * est.value).toFixed(0)}%${ciLabel}</title></rect>`);
     });
   }
   rows.forEach((row, i) => {
@@ -91,4 +92,24 @@ export function kappaColour(kappa) {
   const k = Math.max(-1, Math.min(1, kappa));
   if (k >= 0) return `rgba(76, 208, 138, ${(0.15 + 0.7 * k).toFixed(2)})`;
   return `rgba(255, 107, 107, ${(0.15 + 0.7 * -k).toFixed(2)})`;
+}
+
+// A chart's SVG markup made into a file of its own: the SVG namespace, explicit pixel size (from the
+// viewBox, times `scale`) and a solid background, which the page otherwise draws with CSS.
+export function standaloneSvg(markup, { background = "#0c0f13", scale = 1 } = {}) {
+  const open = /^<svg\b[^>]*>/.exec(markup);
+  if (!open) throw new Error("not an SVG element");
+  const box = /viewBox="\s*([-\d.]+)[\s,]+([-\d.]+)[\s,]+([\d.]+)[\s,]+([\d.]+)\s*"/.exec(open[0]);
+  if (!box) throw new Error("the SVG has no viewBox");
+  const [minX, minY, width, height] = box.slice(1).map(Number);
+  let head = open[0].replace(/\s(width|height|xmlns)="[^"]*"/g, "");
+  head = head.replace(/^<svg/, `<svg xmlns="http://www.w3.org/2000/svg" width="${width * scale}" height="${height * scale}"`);
+  const fill = `<rect x="${minX}" y="${minY}" width="${width}" height="${height}" fill="${esc(background)}"/>`;
+  return { markup: `<?xml version="1.0" encoding="UTF-8"?>\n${head}${fill}${markup.slice(open[0].length)}`, width: width * scale, height: height * scale };
+}
+
+// "study-3-roc-unaided.png": safe file names for chart downloads.
+export function chartFileName(studyId, chart, extension) {
+  const slug = String(chart).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "chart";
+  return `study-${Number.parseInt(studyId, 10) || 0}-${slug}.${extension}`;
 }

@@ -1,5 +1,6 @@
 // Results dashboard: fetch the report JSON, render every section, refresh every few seconds.
 
+import { downloadPng, downloadSvg } from "./download.mjs";
 import { modelText, SECTIONS } from "./render.mjs";
 
 const config = JSON.parse(document.getElementById("results-config").textContent);
@@ -10,6 +11,7 @@ const updated = byTestId("results-updated-at");
 const errorBox = byTestId("results-error");
 let timer = null;
 let busy = false;
+const links = { charts: config.charts || {}, gtCaseUrl: config.gtCaseUrl || "" };
 
 function render(report) {
   byTestId("results-model").innerHTML = modelText(report);
@@ -17,7 +19,7 @@ function render(report) {
     const target = document.querySelector(`[data-slot="${slot}"]`);
     if (!target) continue;
     try {
-      target.innerHTML = build(report);
+      target.innerHTML = build(report, links);
     } catch (err) {
       target.textContent = `This section could not be drawn: ${err.message}`;
     }
@@ -53,6 +55,22 @@ function schedule() {
   if (timer) clearInterval(timer);
   timer = auto.checked ? setInterval(() => { if (!document.hidden) load(); }, config.refreshSeconds * 1000) : null;
 }
+
+// One listener for every chart's PNG/SVG buttons (the sections are redrawn on each refresh).
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-download]");
+  if (!button) return;
+  const svg = document.querySelector(`svg[data-testid="${CSS.escape(button.dataset.chart)}"]`);
+  if (!svg) return;
+  const options = { studyId: config.studyId, name: button.dataset.name };
+  try {
+    if (button.dataset.download === "png") await downloadPng(svg, options);
+    else downloadSvg(svg, options);
+  } catch (err) {
+    errorBox.hidden = false;
+    errorBox.textContent = `Could not download the chart: ${err.message}`;
+  }
+});
 
 refreshButton.addEventListener("click", load);
 auto.addEventListener("change", schedule);

@@ -1,7 +1,7 @@
 // HTML for each section of the results dashboard from the report JSON (pure functions, no DOM).
 
 import { forestSvg, kappaColour, rocSvg } from "./charts.mjs";
-import { MODEL_COLOUR, colourFor, esc, estimate, isNC, meanSd, nc, num, pValue } from "./format.mjs";
+import { MODEL_COLOUR, ciText, colourFor, esc, estimate, hasInterval, isNC, meanSd, nc, num, pValue } from "./format.mjs";
 
 const METRICS = ["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"];
 const METRIC_LABELS = { sensitivity: "Sensitivity", specificity: "Specificity", ppv: "PPV", npv: "NPV", accuracy: "Accuracy", f1: "F1" };
@@ -20,7 +20,7 @@ function aucCell(entry) {
   if (!entry) return "–";
   if (isNC(entry)) return nc(entry.reason);
   if (isNC(entry.auc)) return nc(entry.auc.reason);
-  return `${num(entry.auc.auc)} <span class="muted">(${num(entry.auc.ci95[0])}–${num(entry.auc.ci95[1])})</span>`;
+  return `${num(entry.auc.auc)}${ciText(entry.auc.ci95, num)}`;
 }
 
 function metricsCells(m) {
@@ -33,12 +33,37 @@ function metricsCells(m) {
   }).join("")}`;
 }
 
+// The model in plain words: its label, then how it was chosen (no brackets inside brackets).
 export function modelText(report) {
   const m = report.model;
-  return m.label ? `${esc(m.label)} <span class="muted">(${esc(m.selection)})</span>` : `none <span class="muted">(${esc(m.reason || "")})</span>`;
+  if (!m.label) return `no model result <span class="muted">· ${esc(m.reason || "none")}</span>`;
+  return `${esc(m.label)} <span class="muted">· ${esc(m.selection)}</span>`;
 }
 
-export function completenessHtml(report) {
+// Buttons under a chart: PNG and SVG of the drawn chart (dashboard.mjs acts on data-download) and its
+// data as CSV from the server's audited export.
+export function chartTools({ chart, svgTestid, csvUrl, label }) {
+  const buttons = (svgTestid ? ["png", "svg"] : []).map((kind) => `<button type="button" class="secondary small" data-download="${kind}" data-chart="${esc(svgTestid)}" data-name="${esc(chart)}" data-testid="download-${kind}-${esc(svgTestid)}">${kind.toUpperCase()}</button>`);
+  if (csvUrl) buttons.push(`<a class="button secondary small" href="${esc(csvUrl)}" download data-testid="download-csv-${esc(chart)}">CSV</a>`);
+  return `<div class="chart-tools" aria-label="Download ${esc(label || chart)}">Download: ${buttons.join(" ")}</div>`;
+}
+
+// An operating point {fpr, tpr} from a rater's accuracy metrics, or null when sensitivity or
+// specificity is undefined. Independent of the ROC curve, so few cases still show every reader's call.
+export function operatingPoint(metrics) {
+  if (!metrics || isNC(metrics)) return null;
+  const sens = metrics.sensitivity;
+  const spec = metrics.specificity;
+  if (!sens || !spec || isNC(sens) || isNC(spec) || typeof sens.value !== "number" || typeof spec.value !== "number") return null;
+  return { fpr: 1 - spec.value, tpr: sens.value };
+}
+
+function caseLink(code, ctx) {
+  if (!ctx || !ctx.gtCaseUrl) return esc(code);
+  return `<a href="${esc(ctx.gtCaseUrl.replace("__code__", encodeURIComponent(code)))}" data-testid="missing-truth-link">${esc(code)}</a>`;
+}
+
+export function completenessHtml(report, ctx = {}) {
   const c = report.completeness;
   const sessions = report.study.sessions;
   const head = sessions.map((s) => `<th>${esc(sessionLabel(s))}</th>`).join("");
@@ -46,7 +71,7 @@ export function completenessHtml(report) {
   const missing = Object.entries(c.missing_truth);
   return `<p data-testid="completeness-summary">${c.n_cases} case(s); signed-off ground truth for ${c.n_with_truth}
     (${c.n_truth_positive} positive, ${c.n_truth_negative} negative); model results for ${c.n_with_model}.
-    ${missing.length ? `<span class="muted">Without signed-off truth: ${missing.map(([code, why]) => `<span title="${esc(why)}">${esc(code)}</span>`).join(", ")}.</span>` : ""}
+    ${missing.length ? `</p><div class="banner warn" role="alert" data-testid="missing-truth"><p><strong>${missing.length} case(s) lack signed-off ground truth</strong> and are left out of every statistic against truth: ${missing.map(([code, why]) => `<span title="${esc(why)}">${caseLink(code, ctx)}</span>`).join(", ")}.</p></div><p>` : ""}
     ${c.pending_truth_correction.length ? `<span class="muted">Correction pending (the signed-off version is used): ${c.pending_truth_correction.map(esc).join(", ")}.</span>` : ""}</p>
     <table class="table results-table"><thead><tr><th>Reader</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
 }
@@ -68,24 +93,29 @@ export function accuracyHtml(report) {
   return `<table class="table results-table" data-testid="accuracy-table"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
-export function rocHtml(report) {
+export function rocHtml(report, ctx = {}) {
   const colours = readerColours(report);
   const model = report.roc.model;
-  const modelSeries = isNC(model) ? [] : [{ name: report.model.key, colour: MODEL_COLOUR, points: model.curve, op: model.operating_point, model: true }];
+  const modelSeries = { name: report.model.key, colour: MODEL_COLOUR, points: isNC(model) ? [] : model.curve, op: operatingPoint(report.accuracy.model), model: true };
   const out = [];
   for (const s of report.study.sessions) {
     const readers = report.roc.sessions[s.key].readers;
-    const series = [...Object.entries(readers).filter(([, e]) => !isNC(e)).map(([r, e]) => ({ name: r, colour: colours[r], points: e.curve, op: e.operating_point })), ...modelSeries];
-    const reasons = Object.entries(readers).filter(([, e]) => isNC(e)).map(([r, e]) => `${esc(r)}: ${esc(e.reason)}`);
-    if (isNC(model)) reasons.push(`${esc(report.model.key)}: ${esc(model.reason)}`);
-    out.push(`<div class="roc-panel"><h3>${esc(sessionLabel(s))}</h3>${rocSvg({ series, testid: `roc-chart-${s.key}` })}
-      <div class="legend">${series.map((x) => `<span><i style="background:${x.colour}"></i>${esc(x.name)}${x.model ? " (curve; ◆ = call at threshold)" : ""}</span>`).join("")}</div>
-      ${reasons.length ? `<p class="muted">${reasons.join("<br>")}</p>` : ""}</div>`);
+    const accuracy = report.accuracy.sessions[s.key].readers;
+    const series = [...Object.entries(readers).map(([r, e]) => ({ name: r, colour: colours[r], points: isNC(e) ? [] : e.curve, op: operatingPoint(accuracy[r]) })), modelSeries]
+      .filter((x) => (Array.isArray(x.points) && x.points.length) || x.op);
+    const reasons = Object.entries(readers).filter(([, e]) => isNC(e)).map(([r, e]) => `${esc(r)}: no curve, ${esc(e.reason)}`);
+    if (isNC(model)) reasons.push(`${esc(report.model.key)}: no curve, ${esc(model.reason)}`);
+    const testid = `roc-chart-${s.key}`;
+    out.push(`<div class="roc-panel"><h3>${esc(sessionLabel(s))}</h3>${rocSvg({ series, testid })}
+      <div class="legend">${series.map((x) => `<span><i style="background:${x.colour}"></i>${esc(x.name)}${x.model ? " (◆ = call at threshold)" : ""}</span>`).join("")}</div>
+      ${reasons.length ? `<p class="muted">${reasons.join("<br>")}${series.some((x) => x.op) ? "<br>Operating points (the calls) are plotted all the same." : ""}</p>` : ""}
+      ${chartTools({ chart: `roc-${s.key}`, svgTestid: testid, label: `ROC ${s.key}` })}</div>`);
   }
-  return `<div class="roc-panels">${out.join("")}</div>`;
+  const csv = ctx.charts && ctx.charts.roc ? chartTools({ chart: "roc", svgTestid: "", csvUrl: ctx.charts.roc, label: "ROC data of every session" }) : "";
+  return `<div class="roc-panels">${out.join("")}</div>${csv}`;
 }
 
-export function forestHtml(report) {
+export function forestHtml(report, ctx = {}) {
   const colours = readerColours(report);
   const rows = [{ label: report.model.key, colour: MODEL_COLOUR, sensitivity: report.accuracy.model.sensitivity ?? report.accuracy.model, specificity: report.accuracy.model.specificity ?? report.accuracy.model }];
   for (const s of report.study.sessions) {
@@ -94,13 +124,14 @@ export function forestHtml(report) {
       rows.push({ label: `${r} · ${s.key}`, colour: colours[r], sensitivity: isNC(m) ? m : m.sensitivity, specificity: isNC(m) ? m : m.specificity });
     }
   }
-  return forestSvg({ rows });
+  return `${forestSvg({ rows })}${chartTools({ chart: "forest", svgTestid: "forest-plot", csvUrl: ctx.charts && ctx.charts.forest, label: "forest plot" })}`;
 }
 
 function kappaCell(k, testid = "kappa-cell") {
   if (!k) return `<td class="muted">–</td>`;
   if (isNC(k)) return `<td class="nc" title="${esc(k.reason)}" data-testid="${testid}">–</td>`;
-  return `<td style="background:${kappaColour(k.kappa)}" title="95% CI ${num(k.ci95[0], 2)}–${num(k.ci95[1], 2)}, n = ${k.n}" data-testid="${testid}" data-value="${k.kappa}">${num(k.kappa, 2)}</td>`;
+  const ci = hasInterval(k.ci95) ? `95% CI ${num(k.ci95[0], 2)}–${num(k.ci95[1], 2)}` : "no interval";
+  return `<td style="background:${kappaColour(k.kappa)}" title="${ci}, n = ${k.n}" data-testid="${testid}" data-value="${k.kappa}">${num(k.kappa, 2)}</td>`;
 }
 
 export function agreementHtml(report) {
@@ -116,7 +147,7 @@ export function agreementHtml(report) {
     const body = readers.map((r) => `<tr><th>${esc(r)}</th>${readers.map((q) => (q === r ? `<td class="muted">1</td>` : kappaCell(pairs[`${r}|${q}`] || (isNC(a.reader_pairs) ? a.reader_pairs : null)))).join("")}${kappaCell(a.reader_vs_model[r])}${kappaCell(a.reader_vs_truth[r])}</tr>`).join("");
     const modelRow = `<tr><th>${esc(modelKey)}</th>${readers.map((r) => kappaCell(a.reader_vs_model[r])).join("")}<td class="muted">1</td>${kappaCell(report.agreement.model_vs_truth)}</tr>`;
     const f = a.fleiss;
-    const fleiss = isNC(f) ? `Fleiss' kappa: ${nc(f.reason)}` : `Fleiss' kappa ${num(f.kappa, 2)} <span class="muted">(95% CI ${isNC(f.ci95) ? nc(f.ci95.reason) : `${num(f.ci95[0], 2)}–${num(f.ci95[1], 2)}`}; ${f.n_raters} readers × ${f.n_subjects} cases; ${pValue(f.p)})</span>`;
+    const fleiss = isNC(f) ? `Fleiss' kappa: ${nc(f.reason)}` : `Fleiss' kappa ${num(f.kappa, 2)} <span class="muted">(${isNC(f.ci95) ? `95% CI ${nc(f.ci95.reason)}` : (hasInterval(f.ci95) ? `95% CI ${num(f.ci95[0], 2)}–${num(f.ci95[1], 2)}` : "no interval")}; ${f.n_raters} readers × ${f.n_subjects} cases; ${pValue(f.p)})</span>`;
     out.push(`<h3>${esc(sessionLabel(s))}</h3><table class="table results-table heat" data-testid="kappa-matrix-${esc(s.key)}"><thead>${head}</thead><tbody>${body}${modelRow}</tbody></table>
       <p data-testid="fleiss-${esc(s.key)}">${fleiss}</p>`);
   }
@@ -152,10 +183,10 @@ export function comparisonsHtml(report) {
     mrmc = `<p data-testid="mrmc-summary">MRMC (Obuchowski-Rockette): not computable — ${esc(c.mrmc.reason)}</p>`;
   } else {
     const res = c.mrmc.result;
-    const single = Object.entries(res.single_modality).map(([m, v]) => `<li>${esc(m)}: readers' mean AUC ${isNC(v) ? `${num(res.modality_means[m])} ${nc(v.reason)}` : `${num(v.auc)} <span class="muted">(95% CI ${num(v.ci95[0])}–${num(v.ci95[1])})</span>`}</li>`).join("");
+    const single = Object.entries(res.single_modality).map(([m, v]) => `<li>${esc(m)}: readers' mean AUC ${isNC(v) ? `${num(res.modality_means[m])} ${nc(v.reason)}` : `${num(v.auc)}${ciText(v.ci95, num, { prefix: "95% CI " })}`}</li>`).join("");
     const r = res.rrrc;
     const f = res.frrc;
-    const test = isNC(r) ? `<li>Random readers, random cases: ${nc(r.reason)} ${esc(r.reason)}</li>` : `<li>Random readers, random cases: difference (${esc(c.mrmc.difference || "")}) ${num(r.difference)} <span class="muted">(95% CI ${num(r.ci95[0])}–${num(r.ci95[1])})</span>, F = ${num(r.F, 2)} on ${r.ndf} and ${num(r.ddf, 1)} df, <span data-testid="mrmc-p">${pValue(r.p)}</span></li>`;
+    const test = isNC(r) ? `<li>Random readers, random cases: ${nc(r.reason)} ${esc(r.reason)}</li>` : `<li>Random readers, random cases: difference ${esc(c.mrmc.difference || "")}: ${num(r.difference)}${ciText(r.ci95, num, { prefix: "95% CI " })}, F = ${num(r.F, 2)} on ${r.ndf} and ${num(r.ddf, 1)} df, <span data-testid="mrmc-p">${pValue(r.p)}</span></li>`;
     const fixed = isNC(f) ? "" : `<li>Fixed readers, random cases: χ² = ${num(f.chi2, 2)}, ${pValue(f.p)}</li>`;
     mrmc = `<div data-testid="mrmc-summary"><p>${c.mrmc.n_crossed_cases} fully crossed case(s) of ${c.mrmc.n_cases_with_truth} with truth; ${res.readers.length} reader(s).</p><ul>${single}${test}${fixed}</ul></div>`;
   }
@@ -165,7 +196,7 @@ export function comparisonsHtml(report) {
     const res = e.result;
     if (isNC(res)) return `<li data-testid="model-vs-readers-${esc(s.key)}">${esc(s.key)}: ${nc(res.reason)} ${esc(res.reason)}</li>`;
     const rr = res.rrrc;
-    return `<li data-testid="model-vs-readers-${esc(s.key)}">${esc(s.key)} (${e.n_cases} cases): model AUC ${num(res.model.auc)}, readers' mean AUC ${num(res.readers_mean_auc)}; difference ${num(res.difference)} ${isNC(rr) ? nc(rr.reason) : `<span class="muted">(95% CI ${num(rr.ci95[0])}–${num(rr.ci95[1])}, ${pValue(rr.p)})</span>`}</li>`;
+    return `<li data-testid="model-vs-readers-${esc(s.key)}">${esc(s.key)} (${e.n_cases} cases): model AUC ${num(res.model.auc)}, readers' mean AUC ${num(res.readers_mean_auc)}; difference ${num(res.difference)} ${isNC(rr) ? nc(rr.reason) : `${ciText(rr.ci95, num, { prefix: "95% CI " })} <span class="muted">${pValue(rr.p)}</span>`}</li>`;
   }).join("");
   return `${mcnemar}<h3>MRMC ROC: aided vs unaided</h3>${mrmc}<h3>Model AUC vs readers' AUC</h3><ul>${mvr}</ul>`;
 }
