@@ -35,7 +35,7 @@ def body(case, mask, parent_id=None):
 
 
 def fetch_mask(client, url, shape):
-    response = client.get(url)
+    response = client.get(url, HTTP_ACCEPT_ENCODING="gzip")  # as browsers ask; plain bytes otherwise
     assert response.status_code == 200
     return np.frombuffer(gzip.decompress(response.content), dtype=np.uint8).reshape(shape)
 
