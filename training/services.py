@@ -134,7 +134,7 @@ def training_job_request(
 
 
 def _enqueue(job_id: int) -> None:
-    # By registered name: the task module imports this one, never the reverse (routed to the gpu queue).
+    # By registered name: the task module imports this one, never the reverse (routed to the training queue).
     celery_app.send_task(RUN_TRAINING_JOB_TASK, args=[job_id])
 
 

@@ -1,6 +1,6 @@
 """Celery entry point for training: the id in, the service does the work, status lives in TrainingJob.
 
-Routed to the ``gpu`` queue by ``CELERY_TASK_ROUTES["training.tasks.*"]``.
+Routed to its own ``training`` queue by ``CELERY_TASK_ROUTES["training.tasks.*"]``.
 """
 
 from celery import shared_task
