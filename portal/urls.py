@@ -3,9 +3,29 @@ the study pages (the case pages live in ``frontend``, training in ``training``).
 
 from django.urls import path
 
-from portal.api import audit, cases, ground_truth, inference, reads, results, segmentations, studies
+from portal.api import (
+    audit,
+    cases,
+    ground_truth,
+    inference,
+    pacs,
+    reads,
+    results,
+    segmentations,
+    specimen,
+    studies,
+    tokens,
+)
 from portal.pages import results as results_pages
 from portal.pages import studies as study_pages
+
+# Results to PACS; first, so that results/send/ is not taken for a results/<fmt>/ download.
+pacs_patterns = [
+    path("api/dicom-nodes/", pacs.DicomNodeListApi.as_view(), name="api-dicom-node-list"),
+    path("api/dicom-nodes/<int:node_id>/", pacs.DicomNodeDetailApi.as_view(), name="api-dicom-node"),
+    path("api/cases/<str:code>/results/send/", pacs.ResultSendApi.as_view(), name="api-case-result-send"),
+    path("api/cases/<str:code>/deliveries/", pacs.CaseDeliveriesApi.as_view(), name="api-case-deliveries"),
+]
 
 case_patterns = [
     path("api/cases/", cases.CaseListApi.as_view(), name="api-case-list"),
@@ -18,6 +38,10 @@ case_patterns = [
          name="api-segmentation-draft"),
     path("api/cases/<str:code>/segmentations/<int:segmentation_id>/mask/",
          segmentations.SegmentationMaskApi.as_view(), name="api-segmentation-mask"),
+    path("api/cases/<str:code>/specimen-surfaces/", specimen.SpecimenSurfaceListApi.as_view(),
+         name="api-specimen-surfaces"),
+    path("api/cases/<str:code>/specimen-surfaces/<int:surface_id>/mask/", specimen.SpecimenSurfaceMaskApi.as_view(),
+         name="api-specimen-surface-mask"),
     path("api/cases/<str:code>/inference/", inference.InferenceRequestApi.as_view(), name="api-case-inference"),
     path("api/cases/<str:code>/results/<str:fmt>/", inference.ResultExportApi.as_view(), name="api-case-result"),
     path("api/inference-runs/<int:run_id>/", inference.InferenceRunApi.as_view(), name="api-inference-run"),
@@ -78,6 +102,13 @@ results_patterns = [
          name="api-study-results-imrmc"),
     path("api/studies/<int:study_id>/results/masks.zip", results.StudyMasksZipExportApi.as_view(),
          name="api-study-results-masks"),
+    path("api/studies/<int:study_id>/results/chart-<str:chart>.csv", results.StudyChartCsvExportApi.as_view(),
+         name="api-study-results-chart"),
 ]
 
-urlpatterns = case_patterns + study_patterns + study_page_patterns + results_patterns
+token_patterns = [
+    path("api/tokens/", tokens.ApiTokenListApi.as_view(), name="api-token-list"),
+    path("api/tokens/<str:token_key>/", tokens.ApiTokenDetailApi.as_view(), name="api-token-detail"),
+]
+
+urlpatterns = token_patterns + pacs_patterns + case_patterns + study_patterns + study_page_patterns + results_patterns

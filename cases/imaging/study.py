@@ -22,6 +22,7 @@ from .deid import deidentify_dataset, deidentify_datasets, patient_key, study_me
 from .errors import GeometryError, UnsupportedError
 from .files import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO, DEFAULT_MAX_TOTAL_BYTES, collect_files
 from .grouping import group_series, pair_series
+from .originals import original_identifiers
 from .reading import header_text, read_headers
 from .resample import resample, working_grid
 from .series import LoadedSeries, load_series
@@ -47,6 +48,7 @@ class LoadedStudy:
     metadata: dict  # de-identified, JSON-friendly
     warnings: list[str] = field(default_factory=list)
     source_ct_datasets: list[Dataset] = field(default_factory=list)  # de-identified headers, CT slice order
+    originals: dict | None = None  # original identifiers (originals.py), only for the re-identification store
 
     def pet_suv(self) -> Volume | None:
         """PET on the working grid in SUVbw, or None when SUV is unavailable (see suv.reason)."""
@@ -147,6 +149,7 @@ def load_studies(
                         in_place=True,
                     )
 
+                originals = original_identifiers(ct_headers=ct.headers, pet_header=pet.headers[0])
                 # All CT headers are kept (SEG export); one pass shares the work between the slices.
                 ct_headers = deidentify_datasets(
                     datasets=ct.headers,
@@ -185,6 +188,7 @@ def load_studies(
                         metadata=metadata,
                         warnings=warnings,
                         source_ct_datasets=ct_headers,
+                        originals=originals,
                     )
                 )
                 del ct, pet, pet_volume  # free the acquired-resolution arrays before the next study

@@ -19,13 +19,13 @@ import pydicom
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
-SCHEME = "99PETCTWEB"
+SCHEME = "99PETCTWEB"  # private concepts; code values stay within 16 characters (SH)
 MM = Code("mm", "UCUM", "millimeter")
 CLOSEST_MARGIN = Code("CLOSEST-MARGIN", SCHEME, "Closest tumour to specimen surface distance")
 MARGIN_THRESHOLD = Code("MARGIN-THRESHOLD", SCHEME, "Margin status threshold")
-INTERVAL_LOW = Code("CLOSEST-MARGIN-LOW", SCHEME, "Closest margin, lowest of the ensemble folds")
-INTERVAL_HIGH = Code("CLOSEST-MARGIN-HIGH", SCHEME, "Closest margin, highest of the ensemble folds")
-NO_TUMOUR_DETECTED = Code("NO-TUMOUR-DETECTED", SCHEME, "No tumour detected")
+INTERVAL_LOW = Code("MARGIN-LOW", SCHEME, "Closest margin, lowest of the ensemble folds")
+INTERVAL_HIGH = Code("MARGIN-HIGH", SCHEME, "Closest margin, highest of the ensemble folds")
+NO_TUMOUR_DETECTED = Code("NO-TUMOUR", SCHEME, "No tumour detected")
 STATUS_VALUES = {
     "positive": codes.SCT.Positive,
     "negative": codes.SCT.Negative,
@@ -36,7 +36,7 @@ STATUS_VALUES = {
 
 def face_code(face: str) -> Code:
     """The private concept for the distance at one specimen face ("+x".."-z" or an anatomical name)."""
-    return Code(f"FACE-MARGIN{face.upper()}"[:16], SCHEME, f"Tumour to specimen surface distance, face {face}")
+    return Code(f"FACE-{face.upper()}"[:16], SCHEME, f"Tumour to specimen surface distance, face {face}")
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,15 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from inference.exports import segmentation_dicom_seg_bytes, segmentation_nifti_bytes
+from inference.margin_exports import margin_csv, margin_json
 from inference.models import InferenceRun, ModelVersion
+from inference.pacs.documents import structured_report_bytes
 from inference.selectors import model_segmentation_latest, model_version_get
 from inference.services import inference_run_request
 from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole, IsStudyAdmin
 from portal.access_policy import case_get_for_user, ensure_model_visible
-from portal.payloads import run_payload
+from portal.payloads import margin_payload, run_payload
 
 
 class InferenceRequestApi(APIView):
@@ -71,12 +73,21 @@ class ResultExportApi(APIView):
         segmentation = model_segmentation_latest(case=case)
         if segmentation is None:
             raise DomainError(f"case {case.code} has no model result to export", code="not_found", http_status=404)
-        if fmt == "seg":
+        if fmt in ("json", "csv"):
+            margin = margin_payload(segmentation)
+            if margin is None:
+                raise DomainError(f"case {case.code} has no margin result to export", code="not_found", http_status=404)
+            export = margin_json if fmt == "json" else margin_csv
+            payload = export(case_code=case.code, margin=margin)
+            content_type, name = ("application/json", "margin.json") if fmt == "json" else ("text/csv", "margin.csv")
+        elif fmt == "seg":
             payload, content_type, name = segmentation_dicom_seg_bytes(segmentation=segmentation), "application/dicom", "seg.dcm"
         elif fmt == "nifti":
             payload, content_type, name = segmentation_nifti_bytes(segmentation=segmentation), "application/gzip", "mask.nii.gz"
+        elif fmt == "sr":  # the TID 1500 margin report, de-identified like the SEG download
+            payload, content_type, name = structured_report_bytes(segmentation=segmentation), "application/dicom", "sr.dcm"
         else:
-            raise DomainError(f"unknown export format '{fmt}' (seg or nifti)", code="not_found", http_status=404)
+            raise DomainError(f"unknown export format '{fmt}' (seg, sr, nifti, json or csv)", code="not_found", http_status=404)
         audit_record(actor=request.user, action="result.export", object_type="segmentation", object_id=segmentation.pk,
                      case_code=case.code, detail={"format": fmt})
         response = HttpResponse(payload, content_type=content_type)

@@ -14,7 +14,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from inference.models import MarginResult
+from cases.specimen_surfaces import specimen_surface_latest
+from inference.models import DicomNode, MarginResult
 from inference.reader_masks import draft_save
 from petctweb.errors import DomainError
 from portal.access_policy import (
@@ -73,13 +74,22 @@ MATRIX: dict[str, dict] = {
     "api/cases/<str:code>/volumes/<str:kind>/": {"GET": row(403, 403, 403, 404, 403, 200, 200)},
     "api/cases/<str:code>/segmentations/": {"GET": row(403, 403, 200, 404, 200, 200, 200),
                                             "POST": row(403, 403, 400, 404, 400, 400, 400)},
-    "api/cases/<str:code>/segmentations/draft/": {"GET": row(403, 403, 200, 404, 404, 404, 404),
+    "api/cases/<str:code>/segmentations/draft/": {"GET": row(403, 403, 200, 404, 204, 204, 204),
                                                   "PUT": row(403, 403, 400, 404, 400, 400, 400)},
     "api/cases/<str:code>/segmentations/<int:segmentation_id>/mask/": {"GET": row(403, 403, 404, 404, 404, 200, 200)},
+    # The specimen surface goes with the model's output: administrators and readers who may see it.
+    "api/cases/<str:code>/specimen-surfaces/": {"GET": row(403, 403, 403, 404, 403, 200, 200),
+                                                "POST": row(403, 403, 403, 404, 403, 400, 400)},
+    "api/cases/<str:code>/specimen-surfaces/<int:surface_id>/mask/": {"GET": row(403, 403, 403, 404, 403, 200, 200)},
     "api/cases/<str:code>/inference/": {"POST": row(403, 403, 403, 403, 403, 400, 400), "body": {"model": "nope:0"}},
     "api/cases/<str:code>/results/<str:fmt>/": {"GET": row(403, 403, 403, 404, 403, 200, 200)},
     "api/inference-runs/<int:run_id>/": {"GET": row(403, 403, 403, 404, 403, 200, 200)},
     "api/models/": {"GET": ANY_ROLE_API},
+    # --- results to PACS (portal/api/pacs.py): study administrators only
+    "api/dicom-nodes/": {"GET": ADMIN_ONLY_API, "POST": row(403, 403, 403, 403, 403, 400, 400)},
+    "api/dicom-nodes/<int:node_id>/": {"GET": ADMIN_ONLY_API, "PUT": row(403, 403, 403, 403, 403, 400, 400)},
+    "api/cases/<str:code>/results/send/": {"POST": row(403, 403, 403, 403, 403, 400, 400)},
+    "api/cases/<str:code>/deliveries/": {"GET": ADMIN_ONLY_API},
     # The API description is served to signed-in users only.
     "api/schema/": {"GET": row(403, 200, 200, 200, 200, 200, 200)},
     "api/docs/": {"GET": row(403, 200, 200, 200, 200, 200, 200)},
@@ -116,6 +126,7 @@ MATRIX: dict[str, dict] = {
     "api/studies/<int:study_id>/results/statistics.csv": {"GET": ADMIN_ONLY_API},
     "api/studies/<int:study_id>/results/study.imrmc": {"GET": ADMIN_ONLY_API},
     "api/studies/<int:study_id>/results/masks.zip": {"GET": ADMIN_ONLY_API},
+    "api/studies/<int:study_id>/results/chart-<str:chart>.csv": {"GET": ADMIN_ONLY_API},
     "studies/<int:study_id>/results/": {"GET": row(LOGIN, 403, 403, 403, 403, 200, 200)},
     # --- studies pages
     "studies/": {"GET": row(LOGIN, 403, 200, 200, 302, 200, 200)},
@@ -133,6 +144,10 @@ MATRIX: dict[str, dict] = {
     "api/training-jobs/": {"GET": ADMIN_ONLY_API, "POST": row(403, 403, 403, 403, 403, 400, 400), "body": {"folds": 1}},
     "api/training-jobs/<int:job_id>/": {"GET": ADMIN_ONLY_API},
     "training/": {"GET": row(LOGIN, 403, 403, 403, 403, 200, 200)},
+    # --- API tokens (portal/api/tokens.py): every signed-in user manages their own (tests/app/test_tokens.py)
+    "api/tokens/": {"GET": row(403, 200, 200, 200, 200, 200, 200),
+                    "POST": row(403, 400, 400, 400, 400, 400, 400), "body": {"days": 0}},
+    "api/tokens/<str:token_key>/": {"GET": row(403, 405, 405, 405, 405, 405, 405)},
 }
 
 
@@ -166,9 +181,12 @@ def world(users, client_for):
                              tumour_type=GT_SENTINEL)
     ground_truth_sign_off(user=users["pathologist"], ground_truth=gt)
     values = {
-        "code": case.code, "kind": "model_mask", "segmentation_id": segmentation.pk, "fmt": "nifti",
+        "code": case.code, "kind": "model_mask", "segmentation_id": segmentation.pk, "fmt": "nifti", "chart": "roc",
         "run_id": segmentation.inference_run_id, "read_id": other.pk, "ground_truth_id": gt.pk,
         "study_id": study.pk, "session_id": study.sessions.filter(reader=users["reader"]).get().pk,
+        "surface_id": specimen_surface_latest(case=case).pk,
+        "token_key": "notakey",
+        "node_id": DicomNode.objects.create(name="matrix", ae_title="PACS", host="127.0.0.1", port=104).pk,
         "job_id": TrainingJob.objects.create(status="done", is_active=False, requested_by=users["study_admin"]).pk,
     }
     clients = {"anonymous": client_for(None), "outsider": client_for("reader3"),

@@ -1,0 +1,81 @@
+"""The SEG and the TID 1500 SR we write: downloaded through the API, checked by dciodvfy and read back."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+import pydicom
+import pytest
+
+from inference.engine.structured_report import STATUS_VALUES, MarginReportInput, margin_structured_report
+
+from .conftest import DCIODVFY
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+def _dciodvfy_errors(payload: bytes, tmp_path, name: str) -> list[str]:
+    if DCIODVFY is None:
+        pytest.skip("dciodvfy (Debian's dicom3tools) is not installed; scripts/test.sh installs it as root")
+    path = tmp_path / name
+    path.write_bytes(payload)
+    result = subprocess.run([DCIODVFY, str(path)], capture_output=True, text=True, timeout=120)
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
+
+
+def _content_items(dataset):
+    for item in dataset.get("ContentSequence", []):
+        yield item
+        yield from _content_items(item)
+
+
+@pytest.mark.parametrize("fmt", ["seg", "sr"])
+def test_downloaded_seg_and_sr_pass_dciodvfy(finished_case, client_for, tmp_path, fmt):
+    response = client_for("study_admin").get(f"/api/cases/{finished_case.code}/results/{fmt}/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/dicom"
+    assert _dciodvfy_errors(response.content, tmp_path, f"{fmt}.dcm") == []
+    dataset = pydicom.dcmread(io.BytesIO(response.content))
+    assert dataset.Modality == fmt.upper()
+    assert dataset.PatientID == finished_case.code  # downloads stay de-identified
+
+
+def test_sr_holds_margin_status_distances_and_model(finished_case, client_for):
+    from inference.models import MarginResult
+
+    margin = MarginResult.objects.get(segmentation__case=finished_case)
+    sr = pydicom.dcmread(io.BytesIO(client_for("study_admin").get(f"/api/cases/{finished_case.code}/results/sr/").content))
+    items = list(_content_items(sr))
+    status = [i for i in items if i.ValueType == "CODE" and i.ConceptNameCodeSequence[0].CodeValue == "372249001"]
+    assert status[0].ConceptCodeSequence[0].CodeValue == STATUS_VALUES[margin.status].value
+    numbers = {i.ConceptNameCodeSequence[0].CodeValue: float(i.MeasuredValueSequence[0].NumericValue)
+               for i in items if i.ValueType == "NUM"}
+    assert numbers["MARGIN-THRESHOLD"] == pytest.approx(margin.threshold_mm)
+    if margin.closest_margin_mm is not None:
+        assert numbers["CLOSEST-MARGIN"] == pytest.approx(margin.closest_margin_mm, abs=1e-3)
+    texts = {str(i.get("TextValue", "")) for i in items}
+    assert "tiny" in texts and "test" in texts  # algorithm name and version (TID 4019)
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0]
+    assert evidence.StudyInstanceUID == sr.StudyInstanceUID
+
+
+def test_builder_omits_faces_without_tumour_and_marks_indeterminate(phantom_dir, tmp_path):
+    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in sorted((phantom_dir / "case_0000" / "ct").iterdir())]
+    sr = margin_structured_report(
+        source_ct_datasets=headers,
+        margin=MarginReportInput(status="indeterminate", closest_margin_mm=0.9, threshold_mm=1.0,
+                                 faces={"+x": 0.9, "-x": None}, interval_mm=[0.4, 1.6]),
+        model_name="demo", model_version="2", series_instance_uid=pydicom.uid.generate_uid(),
+        sop_instance_uid=pydicom.uid.generate_uid())
+    buffer = io.BytesIO()
+    sr.save_as(buffer, enforce_file_format=True)
+    assert _dciodvfy_errors(buffer.getvalue(), tmp_path, "sr.dcm") == []
+    codes = [i.ConceptNameCodeSequence[0].CodeValue for i in _content_items(sr) if i.ValueType == "NUM"]
+    assert "FACE-+X" in codes and "FACE--X" not in codes
+    assert {"MARGIN-LOW", "MARGIN-HIGH"} <= set(codes)
+    status = [i for i in _content_items(sr) if i.ValueType == "CODE" and i.ConceptNameCodeSequence[0].CodeValue == "372249001"]
+    assert status[0].ConceptCodeSequence[0].CodeValue == "82334004"  # SNOMED CT "Indeterminate"
+    with pytest.raises(ValueError, match="unknown margin status"):
+        margin_structured_report(source_ct_datasets=headers, margin=MarginReportInput(status="maybe", closest_margin_mm=1,
+                                 threshold_mm=1), model_name="m", model_version="1", series_instance_uid="1.2.3",
+                                 sop_instance_uid="1.2.4")
