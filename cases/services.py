@@ -6,6 +6,7 @@ import gzip
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from cases.imaging.specimen import specimen_mask_from_ct
 from cases.imaging.study import LoadedStudy, load_studies
 from cases.imaging.validation import Limits
 from cases.models import Case, CaseVolume, SourceHeaders
+from cases.reidentification import reidentification_store
+from cases.specimen_surfaces import specimen_surface_initial_create
 from cases.volume_store import store_array, store_bytes
 from petctweb.errors import DomainError
 
@@ -52,6 +55,7 @@ def _store_case_files(*, study: LoadedStudy, code: str, written: list[str]) -> d
         name, sha, size = store_array(array=array, name=f"volumes/{code}/{kind}.raw.gz")
         written.append(name)
         stored[kind] = (name, str(array.dtype), list(array.shape), sha, size)
+    stored["specimen_voxels"] = int(np.count_nonzero(specimen))
     headers_name = store_bytes(payload=gzip.compress(_headers_json(study).encode(), mtime=0), name=f"headers/{code}/ct.json.gz")
     written.append(headers_name)
     stored["headers"] = headers_name
@@ -95,6 +99,9 @@ def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
                 name, dtype, shape, sha, size = stored[kind]
                 CaseVolume.objects.create(case=case, kind=kind, file=name, dtype=dtype, shape=shape, sha256=sha, size_bytes=size)
             SourceHeaders.objects.create(case=case, ct_headers=stored["headers"])
+            reidentification_store(case=case, study=study, user=user)
+            specimen_surface_initial_create(case=case, mask_file=stored[CaseVolume.Kind.SPECIMEN][0],
+                                            voxel_count=stored["specimen_voxels"])
             audit_record(actor=user, action="case.import", object_type="case", object_id=case.pk, case_code=code,
                          detail={"source": source, "warnings": list(study.warnings)})
     except IntegrityError as exc:
@@ -106,7 +113,8 @@ def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
     return case
 
 
-def case_import(*, path: Path, source: str, user=None, split_patients: bool = False) -> list[ImportedCase]:
+def case_import(*, path: Path, source: str, user=None, split_patients: bool = False,
+                on_stage: Callable[[str], None] | None = None) -> list[ImportedCase]:
     """Import every PET/CT study found under ``path`` (file, .zip or folder tree).
 
     All studies are read and validated before anything is stored, so a bad file anywhere stores
@@ -120,6 +128,7 @@ def case_import(*, path: Path, source: str, user=None, split_patients: bool = Fa
             case_code=lambda _patient_key: _new_case_code(),
             split_patients=split_patients,
             limits=Limits(max_voxels=settings.PETCTWEB_MAX_VOXELS),
+            on_stage=on_stage,
         )
     except IngestError as exc:
         raise DomainError(str(exc), code=getattr(exc, "code", "invalid_dicom")) from exc

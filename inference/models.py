@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from cases.models import Case
+from cases.models import Case, SpecimenSurface
 
 
 class ModelVersion(models.Model):
@@ -72,6 +72,7 @@ class InferenceRun(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # written by the running worker (watchdog)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -87,7 +88,6 @@ class InferenceRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"
-
 
 
 class Segmentation(models.Model):
@@ -109,6 +109,10 @@ class Segmentation(models.Model):
     mask_file = models.FileField(upload_to="masks/")  # gzip raw uint8 on the case's working grid
     uncertainty_file = models.FileField(upload_to="masks/", blank=True)  # float16 fold spread (model only)
     probability_file = models.FileField(upload_to="masks/", blank=True)  # float16 ensemble mean (model only)
+    # Each fold's probability, uint8-quantised (p * 255), (K, Z, Y, X): re-runs the margin analysis
+    # without the network (model only).
+    fold_probability_file = models.FileField(upload_to="masks/", blank=True)
+    fold_count = models.PositiveSmallIntegerField(default=0)
     voxel_count = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -123,8 +127,18 @@ class Segmentation(models.Model):
 class MarginResult(models.Model):
     segmentation = models.OneToOneField(Segmentation, related_name="margin", on_delete=models.CASCADE)
     threshold_mm = models.FloatField()
-    status = models.CharField(max_length=32)  # positive / negative / no_tumour_detected
+    status = models.CharField(max_length=32)  # positive / negative / indeterminate / no_tumour_detected
     closest_margin_mm = models.FloatField(null=True, blank=True)
+    interval_low_mm = models.FloatField(null=True, blank=True)  # the folds' closest margins: [low, high]
+    interval_high_mm = models.FloatField(null=True, blank=True)
+    n_foci = models.PositiveIntegerField(default=0)
+    tumour_outside_specimen_mm3 = models.FloatField(default=0.0)
+    pet_mode = models.CharField(max_length=32, blank=True)  # "suv", "bqml", "uptake_ratio", ...
+    # The specimen surface the analysis measured against (null: found from the CT during the run).
+    specimen_surface = models.ForeignKey(
+        SpecimenSurface, null=True, blank=True, related_name="margin_results", on_delete=models.CASCADE
+    )
+    created_at = models.DateTimeField(auto_now_add=True, null=True)
     faces = models.JSONField(default=dict)
     per_slice = models.JSONField(default=list)
     closest_point = models.JSONField(null=True, blank=True)
@@ -135,3 +149,12 @@ class MarginResult(models.Model):
 
     def __str__(self) -> str:
         return f"margin {self.status} ({self.closest_margin_mm} mm)"
+
+    @property
+    def interval_mm(self) -> list[float] | None:
+        if self.interval_low_mm is None or self.interval_high_mm is None:
+            return None
+        return [self.interval_low_mm, self.interval_high_mm]
+
+
+from inference.pacs.models import DicomNode, ResultDelivery  # noqa: E402,F401  (registers the PACS models)

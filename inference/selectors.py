@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from inference.models import InferenceRun, ModelVersion, Segmentation
 
 
@@ -25,9 +27,11 @@ def inference_run_latest(*, case) -> InferenceRun | None:
 
 
 def model_segmentation_latest(*, case) -> Segmentation | None:
+    """The newest model result: a finished run's, or a re-analysis of one against a corrected specimen."""
+    finished = Q(inference_run__status="done") | Q(inference_run__isnull=True, parent__inference_run__status="done")
     return (
-        Segmentation.objects.filter(case=case, source=Segmentation.Source.MODEL, inference_run__status="done")
-        .select_related("margin", "model_version")
+        Segmentation.objects.filter(finished, case=case, source=Segmentation.Source.MODEL)
+        .select_related("margin", "model_version", "margin__specimen_surface")
         .order_by("-created_at", "-id")
         .first()
     )

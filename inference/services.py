@@ -8,23 +8,32 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from cases.models import Case
+from cases.models import Case, SpecimenSurface
 from cases.selectors import case_volume_array
+from cases.specimen_surfaces import specimen_surface_latest
 from cases.volume_store import store_array
-from inference.engine.pipeline import CasePrediction, predict_case, summarise_margin
+from inference.engine.pipeline import CasePrediction, predict_case
+from inference.engine.specimen_correction import quantise_folds
 from inference.engine.weights import ModelFileError
-from inference.models import InferenceRun, MarginResult, ModelVersion, Segmentation
+from inference.heartbeat import heartbeat_is_fresh, run_heartbeat
+from inference.margin_results import margin_analysis_with_surface, margin_result_create
+from inference.models import InferenceRun, ModelVersion, Segmentation
+from inference.pacs.delivery import deliveries_after_run
 from inference.registry import predictor_for
 from inference.selectors import model_version_default
+from petctweb.celery import app as celery_app
 from petctweb.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # deliveries of one run before it is declared failed
+RUN_INFERENCE_TASK = "inference.tasks.run_inference"
 
 
 def inference_run_request(
@@ -52,9 +61,8 @@ def inference_run_request(
 
 
 def _enqueue(run_id: int) -> None:
-    from inference.tasks import run_inference
-
-    run_inference.delay(run_id)
+    # By registered name: the task module imports this one, never the reverse (routed to the gpu queue).
+    celery_app.send_task(RUN_INFERENCE_TASK, args=[run_id])
 
 
 def inference_run_request_default(*, case: Case, user=None) -> InferenceRun | None:
@@ -63,6 +71,13 @@ def inference_run_request_default(*, case: Case, user=None) -> InferenceRun | No
         logger.info("no default model registered; case %s waits for one", case.code)
         return None
     return inference_run_request(case=case, model_version=model_version, user=user)
+
+
+def inference_after_import(*, case: Case, user=None) -> InferenceRun | None:
+    """Listener for ``cases.events``: run the default model on a newly imported case, if so configured."""
+    if not settings.PETCTWEB_AUTO_INFERENCE:
+        return None
+    return inference_run_request_default(case=case, user=user)
 
 
 def _set_progress(run_id: int, fraction: float, message: str) -> None:
@@ -77,6 +92,8 @@ def _claim(run_id: int) -> InferenceRun | None:
         run = InferenceRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status in (InferenceRun.Status.DONE, InferenceRun.Status.FAILED):
             return None
+        if run.status == InferenceRun.Status.RUNNING and heartbeat_is_fresh(run.heartbeat_at):
+            return None  # a live worker has it (a duplicate message from a watchdog)
         # A run found "running" was re-delivered after its worker died: start it again.
         if run.attempts >= MAX_ATTEMPTS:
             run.status = InferenceRun.Status.FAILED
@@ -89,8 +106,8 @@ def _claim(run_id: int) -> InferenceRun | None:
         run.progress = 0.0
         run.message = "starting"
         run.worker = socket.gethostname()
-        run.started_at = timezone.now()
-        run.save(update_fields=["status", "attempts", "progress", "message", "worker", "started_at"])
+        run.started_at = run.heartbeat_at = timezone.now()
+        run.save(update_fields=["status", "attempts", "progress", "message", "worker", "started_at", "heartbeat_at"])
         return run
 
 
@@ -107,8 +124,9 @@ def _predict(run: InferenceRun, device: str) -> CasePrediction:
         pet = case_volume_array(case=case, kind="pet")
     except (DomainError, OSError, ValueError) as exc:
         raise DomainError(f"case {case.code} has no usable CT/PET volumes: {exc}", code="unusable_case") from exc
-    specimen = case_volume_array(case=case, kind="specimen") if case.volumes.filter(kind="specimen").exists() else None
     predictor = predictor_for(model_version=run.model_version, device=device)
+    # No stored mask: the pipeline finds the sub-voxel specimen surface in the CT itself (the stored
+    # ingest mask is that surface's voxel view). A person's correction is applied in _store_result.
     return predict_case(
         ct_hu=ct,
         pet=pet,
@@ -116,14 +134,20 @@ def _predict(run: InferenceRun, device: str) -> CasePrediction:
         grid=case.grid,
         predictor=predictor,
         threshold_mm=run.threshold_mm,
-        specimen_mask=specimen,
         progress=lambda fraction, message: _set_progress(run.pk, fraction, message),
     )
 
 
 def _store_result(run: InferenceRun, result: CasePrediction, device: str) -> bool:
     """Write files, then the rows in one transaction; False when another delivery got there first."""
-    prefix = f"masks/{run.case.code}/model-run{run.pk}-attempt{run.attempts}"
+    case = run.case
+    surface = specimen_surface_latest(case=case)
+    margin = result.margin
+    if surface is not None and surface.source == SpecimenSurface.Source.MANUAL and result.fold_probabilities is not None:
+        margin = margin_analysis_with_surface(case=case, surface=surface, folds=result.fold_probabilities,
+                                       model_version=run.model_version, threshold_mm=run.threshold_mm,
+                                       inputs=margin.get("inputs") or {})
+    prefix = f"masks/{case.code}/model-run{run.pk}-attempt{run.attempts}"
     written = []
     mask_name, _, _ = store_array(array=result.mask, name=f"{prefix}-mask.raw.gz")
     written.append(mask_name)
@@ -131,6 +155,11 @@ def _store_result(run: InferenceRun, result: CasePrediction, device: str) -> boo
     written.append(uncertainty_name)
     probability_name, _, _ = store_array(array=result.probability.astype(np.float16), name=f"{prefix}-probability.raw.gz")
     written.append(probability_name)
+    folds_name, fold_count = "", 0
+    if result.fold_probabilities is not None:
+        folds_name, _, _ = store_array(array=quantise_folds(result.fold_probabilities), name=f"{prefix}-folds.raw.gz")
+        written.append(folds_name)
+        fold_count = int(result.fold_probabilities.shape[0])
     try:
         with transaction.atomic():
             locked = InferenceRun.objects.select_for_update().get(pk=run.pk)
@@ -139,40 +168,29 @@ def _store_result(run: InferenceRun, result: CasePrediction, device: str) -> boo
             if Segmentation.objects.filter(inference_run=locked).exists():
                 raise _Superseded
             segmentation = Segmentation.objects.create(
-                case=run.case,
+                case=case,
                 source=Segmentation.Source.MODEL,
                 model_version=run.model_version,
                 inference_run=locked,
                 mask_file=mask_name,
                 uncertainty_file=uncertainty_name,
                 probability_file=probability_name,
+                fold_probability_file=folds_name,
+                fold_count=fold_count,
                 voxel_count=int(result.mask.sum()),
             )
-            summary = summarise_margin(result.margin)
-            MarginResult.objects.create(
-                segmentation=segmentation,
-                threshold_mm=run.threshold_mm,
-                status=summary["status"],
-                closest_margin_mm=summary["closest_margin_mm"],
-                faces=summary["faces"],
-                per_slice=result.margin.get("slices") or [],
-                closest_point=summary["closest_point"],
-                tumour_volume_ml=summary["tumour_volume_ml"],
-                suv_max=summary["suv_max"],
-                suv_mean=summary["suv_mean"],
-                detail={key: value for key, value in result.margin.items() if key != "slices"},
-            )
+            stored = margin_result_create(segmentation=segmentation, margin=margin, threshold_mm=run.threshold_mm,
+                                          specimen_surface=surface)
             locked.status = InferenceRun.Status.DONE
             locked.progress = 100.0
-            locked.message = f"margin {summary['status']}"
+            locked.message = f"margin {stored.status}"
             locked.device = device
             locked.timings = {k: round(v, 4) for k, v in result.timings.items()}
             locked.finished_at = timezone.now()
             locked.save(update_fields=["status", "progress", "message", "device", "timings", "finished_at"])
+            transaction.on_commit(lambda: deliveries_after_run(run_id=locked.pk))  # results to PACS
         return True
     except _Superseded:
-        from django.core.files.storage import default_storage
-
         for name in written:
             default_storage.delete(name)
         return False
@@ -197,6 +215,12 @@ def inference_run_execute(*, run_id: int, device: str | None = None) -> str:
     run = _claim(run_id)
     if run is None:
         return "nothing to do"
+    with run_heartbeat(run_id=run.pk):  # the watchdog re-enqueues the run if these beats stop
+        return _execute_claimed(run, device)
+
+
+def _execute_claimed(run: InferenceRun, device: str | None) -> str:
+    run_id = run.pk
     try:
         resolved = resolve_device(device or settings.PETCTWEB_INFERENCE_DEVICE)
         result = _predict(run, resolved)
@@ -220,8 +244,11 @@ def inference_run_execute(*, run_id: int, device: str | None = None) -> str:
 def inference_runs_requeue_stale(*, older_than: timedelta) -> list[int]:
     """Re-enqueue runs whose worker vanished without the broker redelivering (e.g. host lost)."""
     cutoff = timezone.now() - older_than
+    # Stale: no heartbeat since the cutoff (runs from before heartbeats count from their start).
     stale = list(
-        InferenceRun.objects.filter(status=InferenceRun.Status.RUNNING, started_at__lt=cutoff).values_list("pk", flat=True)
+        InferenceRun.objects.filter(status=InferenceRun.Status.RUNNING)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .values_list("pk", flat=True)
     )
     queued = list(
         InferenceRun.objects.filter(status=InferenceRun.Status.QUEUED, created_at__lt=cutoff).values_list("pk", flat=True)

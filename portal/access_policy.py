@@ -80,10 +80,15 @@ def _read_context_payload(context: ReaderContext | None, *, can_call: bool) -> d
         "opensAt": (context.next_session.opens_at.isoformat()
                     if context.next_session and context.next_session.opens_at else None),
         "worklistUrl": reverse("study-worklist", kwargs={"study_id": study.pk}) if study else None,
+        # Lamella studies: the unit to call, its slice (shown first) and whether scrolling away is allowed.
+        "unitId": context.unit.pk if context.unit else None,
+        "unitLabel": context.unit.label if context.unit else None,
+        "sliceIndex": context.unit.slice_index if context.unit else None,
+        "allowContext": bool(study.allow_context) if study and context.unit else True,
     }
 
 
-def case_access(*, user, case: Case) -> CaseAccess:
+def case_access(*, user, case: Case, unit=None) -> CaseAccess:
     if not user.is_authenticated:
         return CaseAccess(False, False, False, False, _read_context_payload(None, can_call=False))
     roles = user_roles(user)
@@ -93,7 +98,7 @@ def case_access(*, user, case: Case) -> CaseAccess:
         in_study = StudyCase.objects.filter(case=case).exists()
         return CaseAccess(not in_study, True, False, True, _read_context_payload(None, can_call=False))
     if READER in roles:
-        context = reader_context(user=user, case=case)
+        context = reader_context(user=user, case=case, unit=unit)
         if context.state == "hidden":
             return CaseAccess(False, False, False, False, _read_context_payload(None, can_call=False))
         return CaseAccess(
@@ -113,6 +118,15 @@ def ensure_model_visible(*, user, case: Case) -> None:
     """Refuse (403) the model's output to a user who is blinded to it on this case."""
     if not case_access(user=user, case=case).can_see_model:
         raise DomainError("the model's output is hidden in this reading session", code="blinded", http_status=403)
+
+
+def ensure_specimen_surface_access(*, user, case: Case) -> None:
+    """The specimen surface (and correcting it) is part of the model's analysis: administrators, and
+    readers who may see the model's output on this case (403 for everyone else)."""
+    allowed = is_study_admin(user) or (READER in user_roles(user) and case_access(user=user, case=case).can_see_model)
+    if not allowed:
+        raise DomainError("the specimen surface is shown with the model's output, which you may not see here",
+                          code="forbidden", http_status=403)
 
 
 def ensure_mask_editable(*, user, case: Case) -> None:

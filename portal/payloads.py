@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.urls import reverse
 
 from cases.models import Case
+from cases.specimen_surfaces import specimen_surface_latest
 from inference.models import Segmentation
 from inference.selectors import inference_run_latest, model_segmentation_latest
-from portal.access_policy import case_access, visible_cases
+from petctweb.errors import DomainError
+from portal.access_policy import case_access, ensure_specimen_surface_access, visible_cases
 from studies.models import GroundTruth
 
 
@@ -27,20 +29,61 @@ def run_payload(run) -> dict | None:
     }
 
 
+def margin_result_payload(margin) -> dict:
+    """A stored margin result: the call, its fold interval, foci, QC and the inputs it was made with."""
+    detail = margin.detail or {}
+    inputs = detail.get("inputs") or {}
+    surface = margin.specimen_surface
+    return {
+        "status": margin.status,
+        "closest_margin_mm": margin.closest_margin_mm,
+        "interval_mm": margin.interval_mm,
+        "folds": detail.get("folds") or [],
+        "threshold_mm": margin.threshold_mm,
+        "faces": margin.faces,
+        "closest_point": margin.closest_point,
+        "n_foci": margin.n_foci,
+        "foci": detail.get("foci") or [],
+        "tumour_outside_specimen_mm3": margin.tumour_outside_specimen_mm3,
+        "tumour_volume_ml": margin.tumour_volume_ml,
+        "specimen_volume_ml": detail.get("specimen_volume_ml"),
+        "suv_max": margin.suv_max,
+        "suv_mean": margin.suv_mean,
+        "qc": detail.get("specimen_qc") or [],
+        "inputs": inputs,
+        "pet_mode": margin.pet_mode or inputs.get("pet_mode"),
+        "spacing_matches": inputs.get("spacing_matches"),
+        "method": detail.get("method"),
+        "specimen_surface": ({"id": surface.pk, "version": surface.version, "source": surface.source}
+                             if surface is not None else None),
+        "created": margin.created_at.isoformat() if margin.created_at else None,
+    }
+
+
 def margin_payload(segmentation) -> dict | None:
     margin = getattr(segmentation, "margin", None) if segmentation else None
     if margin is None:
         return None
     return {
-        "status": margin.status,
-        "closest_margin_mm": margin.closest_margin_mm,
-        "threshold_mm": margin.threshold_mm,
-        "faces": margin.faces,
-        "closest_point": margin.closest_point,
-        "tumour_volume_ml": margin.tumour_volume_ml,
-        "suv_max": margin.suv_max,
-        "suv_mean": margin.suv_mean,
+        **margin_result_payload(margin),
         "model_version": segmentation.model_version.label if segmentation.model_version else None,
+    }
+
+
+def _specimen_surface_links(case: Case, user) -> dict | None:
+    """Where the viewer finds the specimen surface, for those who may see and correct it."""
+    if user is None:
+        return None
+    try:
+        ensure_specimen_surface_access(user=user, case=case)
+    except DomainError:
+        return None
+    latest = specimen_surface_latest(case=case)
+    base = reverse("api-specimen-surfaces", kwargs={"code": case.code})
+    return {
+        "list_url": base,
+        "latest": ({"id": latest.pk, "version": latest.version, "source": latest.source,
+                    "mask_url": f"{base}{latest.pk}/mask/"} if latest else None),
     }
 
 
@@ -55,8 +98,11 @@ def case_summary(case: Case, *, can_see_model: bool = True) -> dict:
         "pet_units": case.pet_units,
         "suv_available": case.suv_factor is not None,
         "inference": run_payload(run),
+        "model_hidden": not can_see_model,  # blinded in the reader's current session, not "never ran"
         "margin_status": margin["status"] if margin else None,
         "closest_margin_mm": margin["closest_margin_mm"] if margin else None,
+        "margin_interval_mm": margin["interval_mm"] if margin else None,
+        "n_foci": margin["n_foci"] if margin else None,
         "url": reverse("api-case-detail", kwargs={"code": case.code}),
     }
 
@@ -90,10 +136,13 @@ def case_detail(case: Case, *, can_see_model: bool = True, user=None, can_see_gr
         "volumes": volumes,
         "model": run_payload(run),
         "margin": margin_payload(segmentation),
+        "specimen_surface": _specimen_surface_links(case, user) if can_see_model else None,
         "my_segmentation": _my_segmentation(case, user),
         "exports": {
             "dicom_seg": f"{base}results/seg/" if segmentation else None,
             "nifti": f"{base}results/nifti/" if segmentation else None,
+            "margin_json": f"{base}results/json/" if segmentation else None,
+            "margin_csv": f"{base}results/csv/" if segmentation else None,
         },
     }
 

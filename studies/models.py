@@ -50,6 +50,12 @@ class Study(models.Model):
     indeterminate_counts_as = models.CharField(
         max_length=16, choices=IndeterminateCountsAs.choices, default=IndeterminateCountsAs.POSITIVE
     )
+    class ReadingUnit(models.TextChoices):
+        SPECIMEN = "specimen", "Whole specimen (one call per case)"
+        LAMELLA = "lamella", "Lamella (one call per pathology-matched slice, as published)"
+
+    reading_unit = models.CharField(max_length=16, choices=ReadingUnit.choices, default=ReadingUnit.SPECIMEN)
+    allow_context = models.BooleanField(default=False)  # lamella readers may scroll beyond their slice
     washout_days = models.PositiveIntegerField(default=0)
     seed = models.BigIntegerField()
     allow_amendments = models.BooleanField(default=True)  # readers may amend a call while its session lasts
@@ -73,6 +79,10 @@ class Study(models.Model):
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
 
+    @property
+    def reads_lamellae(self) -> bool:
+        return self.reading_unit == self.ReadingUnit.LAMELLA
+
 
 class StudyCase(models.Model):
     study = models.ForeignKey(Study, related_name="study_cases", on_delete=models.CASCADE)
@@ -85,6 +95,31 @@ class StudyCase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study_id}:{self.case_id}"
+
+
+class ReadingUnit(models.Model):
+    """What a reader calls in a lamella study: one axial slice (k on the working grid) of a case that
+    matches a pathology section. Whole-specimen studies have no units (the case is the unit)."""
+
+    class Source(models.TextChoices):
+        GROUND_TRUTH = "ground_truth", "The pathologist's ground truth (slice index)"
+        ADMINISTRATOR = "administrator", "Set by the study administrator"
+
+    study = models.ForeignKey(Study, related_name="units", on_delete=models.CASCADE)
+    case = models.ForeignKey(Case, related_name="reading_units", on_delete=models.PROTECT)
+    slice_index = models.PositiveIntegerField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    label = models.CharField(max_length=80)  # unique within the study; names the unit in exports
+
+    class Meta:
+        ordering = ["study_id", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "case", "slice_index"], name="unit_slice_once_per_study"),
+            models.UniqueConstraint(fields=["study", "label"], name="unit_label_once_per_study"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
 
 
 class StudyReader(models.Model):
@@ -123,13 +158,18 @@ class Assignment(models.Model):
 
     session = models.ForeignKey(ReadingSession, related_name="assignments", on_delete=models.CASCADE)
     case = models.ForeignKey(Case, related_name="assignments", on_delete=models.PROTECT)
+    unit = models.ForeignKey(ReadingUnit, null=True, blank=True, related_name="assignments",
+                             on_delete=models.CASCADE)  # lamella studies only
     position = models.PositiveIntegerField()
     opened_at = models.DateTimeField(null=True, blank=True)  # first opened from the worklist
 
     class Meta:
         ordering = ["session_id", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["session", "case"], name="case_once_per_session"),
+            models.UniqueConstraint(fields=["session", "case"], condition=Q(unit__isnull=True),
+                                    name="case_once_per_session"),
+            models.UniqueConstraint(fields=["session", "unit"], condition=Q(unit__isnull=False),
+                                    name="unit_once_per_session"),
             models.UniqueConstraint(fields=["session", "position"], name="one_case_per_position"),
         ]
 
@@ -145,7 +185,9 @@ class Read(models.Model):
     study = models.ForeignKey(Study, null=True, blank=True, related_name="reads", on_delete=models.PROTECT)
     session = models.ForeignKey(ReadingSession, null=True, blank=True, related_name="reads",
                                 on_delete=models.PROTECT)
-    context_key = models.CharField(max_length=32)  # "free" or "session:<id>"
+    unit = models.ForeignKey(ReadingUnit, null=True, blank=True, related_name="reads",
+                             on_delete=models.PROTECT)  # the lamella called, in lamella studies
+    context_key = models.CharField(max_length=48)  # "free", "session:<id>" or "session:<id>:unit:<id>"
     aided = models.BooleanField()  # whether the model's output was visible to the reader
     status = models.CharField(max_length=16, choices=MarginStatus.choices)
     confidence = models.PositiveSmallIntegerField()  # 1 (unsure) .. 5 (certain)
@@ -191,6 +233,8 @@ class GroundTruth(models.Model):
     segmentation = models.ForeignKey("inference.Segmentation", null=True, blank=True,
                                      related_name="ground_truths", on_delete=models.PROTECT)
     slice_index = models.PositiveIntegerField(null=True, blank=True)  # axial slice matching the pathology section
+    # Margin status of further pathology sections, by axial slice: {"<k>": "positive" | "close" | "negative"}.
+    section_status = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
     correction_reason = models.TextField(blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.FORM)

@@ -71,6 +71,7 @@ def reanalyse_margins(
     min_focus_volume_mm3: float,
     suv: np.ndarray | None,
     inputs: dict,
+    specimen_qc: list[dict] | None = None,
 ) -> dict:
     """MarginResult.to_dict() of the stored folds (K, Z, Y, X, float in [0, 1]) in ``specimen_mask``."""
     folds = np.asarray(fold_probabilities, dtype=np.float32)
@@ -89,8 +90,7 @@ def reanalyse_margins(
         threshold_mm=threshold_mm,
         min_focus_volume_mm3=min_focus_volume_mm3,
         suv=suv,
-        specimen_qc=[{"code": "specimen_corrected",
-                      "message": "the specimen surface was corrected by a person; automatic QC does not apply"}],
+        specimen_qc=list(specimen_qc or []),
         inputs=inputs,
     )
     return result.to_dict()

@@ -25,6 +25,9 @@ class GroundTruthInput(serializers.Serializer):
     segmentation_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     slice_index = serializers.IntegerField(required=False, allow_null=True, min_value=0, default=None)
     notes = serializers.CharField(allow_blank=True, required=False, default="", max_length=10000)
+    # Further pathology sections (lamellae) by axial slice: {"42": "negative"}; checked by the service.
+    section_status = serializers.DictField(child=serializers.ChoiceField(choices=MARGIN_STATUSES), required=False,
+                                           default=dict)
 
 
 def _ground_truth_case(request, code: str, *, write: bool = False):

@@ -23,6 +23,7 @@ class ReadInput(serializers.Serializer):
     comment = serializers.CharField(allow_blank=True, required=False, default="", max_length=10000)
     time_spent_s = serializers.FloatField(min_value=0, max_value=7 * 24 * 3600)
     segmentation_id = serializers.IntegerField(allow_null=True, required=False, default=None)
+    unit = serializers.IntegerField(allow_null=True, required=False, default=None)  # lamella studies
 
     def validate_face_calls(self, value):
         unknown = [f for f in value if f not in FACES]
@@ -54,7 +55,8 @@ class CaseReadListApi(StudiesApiView):
         if READER not in user_roles(request.user):
             raise DomainError("only readers make margin calls", code="forbidden", http_status=403)
         data = validated(ReadInput, request.data)
-        read = services.read_submit(user=request.user, case=case, **data)
+        unit = selectors.reading_unit_for(case=case, unit_id=data.pop("unit"))
+        read = services.read_submit(user=request.user, case=case, unit=unit, **data)
         return Response(selectors.read_payload(read), status=status.HTTP_201_CREATED)
 
 
@@ -80,5 +82,6 @@ class CaseReadAmendApi(StudiesApiView):
             raise DomainError("only readers make margin calls", code="forbidden", http_status=403)
         read_get_for_user(user=request.user, case=case, read_id=read_id)  # yours, or 404
         data = validated(ReadInput, request.data)
-        read = services.read_amend(user=request.user, case=case, read_id=read_id, **data)
+        unit = selectors.reading_unit_for(case=case, unit_id=data.pop("unit"))
+        read = services.read_amend(user=request.user, case=case, read_id=read_id, unit=unit, **data)
         return Response(selectors.read_payload(read), status=status.HTTP_201_CREATED)

@@ -19,6 +19,14 @@ from studies import selectors, services
 from studies.models import FACES, MARGIN_STATUSES, ReadingSession, Study
 
 
+class UnitInput(serializers.Serializer):
+    """A lamella to read: a case of the study and its axial slice on the working grid."""
+
+    case = serializers.CharField(max_length=64)
+    slice_index = serializers.IntegerField(min_value=0)
+    label = serializers.CharField(max_length=80, required=False)
+
+
 class StudyListApi(StudiesApiView):
     permission_classes = [IsStudyAdmin]
 
@@ -36,6 +44,9 @@ class StudyListApi(StudiesApiView):
         allow_amendments = serializers.BooleanField(required=False, default=True)
         enforce_order = serializers.BooleanField(required=False, default=True)
         indeterminate_counts_as = serializers.ChoiceField(choices=Study.IndeterminateCountsAs.values, required=False)
+        reading_unit = serializers.ChoiceField(choices=Study.ReadingUnit.values, required=False)
+        allow_context = serializers.BooleanField(required=False, default=False)
+        units = serializers.ListField(child=UnitInput(), required=False, allow_empty=False, max_length=10000)
 
     @extend_schema(operation_id="studies_list", responses={200: dict})
     def get(self, request):
@@ -50,6 +61,8 @@ class StudyListApi(StudiesApiView):
             margin_threshold_mm=data.get("margin_threshold_mm"), positive_categories=data.get("positive_categories"),
             washout_days=data.get("washout_days"), seed=data.get("seed"), allow_amendments=data["allow_amendments"],
             enforce_order=data["enforce_order"], indeterminate_counts_as=data.get("indeterminate_counts_as"),
+            reading_unit=data.get("reading_unit"), allow_context=data["allow_context"],
+            units=[dict(u) for u in data["units"]] if data.get("units") else None,
         )
         return Response(selectors.study_summary(study), status=status.HTTP_201_CREATED)
 
@@ -71,12 +84,14 @@ class StudyAddCasesApi(StudiesApiView):
 
     class StudyCasesInput(serializers.Serializer):
         cases = serializers.ListField(child=serializers.CharField(), allow_empty=False)
+        units = serializers.ListField(child=UnitInput(), required=False, allow_empty=False, max_length=10000)
 
     @extend_schema(request=StudyCasesInput, responses={200: dict, 201: dict})
     def post(self, request, study_id: int):
         study = study_get_for_admin(study_id=study_id, user=request.user)
         data = validated(self.StudyCasesInput, request.data)
-        services.study_add_cases(study=study, user=request.user, case_codes=data["cases"])
+        services.study_add_cases(study=study, user=request.user, case_codes=data["cases"],
+                                 units=[dict(u) for u in data["units"]] if data.get("units") else None)
         return Response(selectors.study_summary(study), status=status.HTTP_201_CREATED)
 
 
@@ -124,15 +139,22 @@ class SessionScheduleApi(StudiesApiView):
         return Response({"id": session.pk, "opens_at": session.opens_at.isoformat()})
 
 
+def study_read_url(*, study_id: int, code: str, unit_id: int | None) -> str:
+    url = reverse("study-read", kwargs={"study_id": study_id, "code": code})
+    return url if unit_id is None else f"{url}?unit={unit_id}"
+
+
 def worklist_payload(study: Study, progress) -> dict:
     return {
         "study": {"id": study.pk, "name": study.name, "design": study.design, "status": study.status,
-                  "margin_threshold_mm": study.margin_threshold_mm},
+                  "margin_threshold_mm": study.margin_threshold_mm, "reading_unit": study.reading_unit,
+                  "allow_context": study.allow_context},
         "sessions": [{**p.to_dict(), "cases": [
             {"position": r.position, "code": r.code, "state": r.state, "read_id": r.read_id,
+             "unit": r.unit_id, "unit_label": r.unit_label or None, "slice_index": r.slice_index,
              "opened_at": r.opened_at.isoformat() if r.opened_at else None,
              "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None,
-             "url": reverse("study-read", kwargs={"study_id": study.pk, "code": r.code}) if r.link else None}
+             "url": study_read_url(study_id=study.pk, code=r.code, unit_id=r.unit_id) if r.link else None}
             for r in p.rows]} for p in progress],
         "next_case": selectors.worklist_next_code(progress),
         "done": sum(p.done for p in progress),
@@ -165,7 +187,7 @@ class WorklistApi(StudiesApiView):
         return Response(worklist_payload(study, selectors.reader_worklist(user=request.user, study=study)))
 
 
-READS_CSV_COLUMNS = ["study", "reader", "session", "aided", "case", "version", "amends", "status", "positive",
+READS_CSV_COLUMNS = ["study", "reader", "session", "aided", "case", "unit", "slice_index", "version", "amends", "status", "positive",
                      "confidence", *[f"face_{f}" for f in FACES], "time_spent_s", "segmentation_id", "opened_at",
                      "submitted_at", "comment"]
 
@@ -186,7 +208,8 @@ class StudyReadsExportApi(StudiesApiView):
             count += 1
             writer.writerow([
                 study.name, read.reader.get_username(), read.session.number if read.session_id else "",
-                int(read.aided), read.case.code, read.version, read.amends_id or "", read.status,
+                int(read.aided), read.case.code, read.unit.label if read.unit_id else "",
+                read.unit.slice_index if read.unit_id else "", read.version, read.amends_id or "", read.status,
                 int(read.status in study.positive_categories), read.confidence,
                 *[read.face_calls.get(f, "") for f in FACES], read.time_spent_s, read.segmentation_id or "",
                 read.opened_at.isoformat() if read.opened_at else "", read.submitted_at.isoformat(), read.comment,

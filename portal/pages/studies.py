@@ -95,7 +95,8 @@ def study_create_page(request):
     _require_admin(request)
     form = {"design": "crossover", "margin_threshold_mm": "", "washout_days": "", "seed": "", "name": "",
             "description": "", "cases": [], "readers": [], "positive_categories": ["positive", "close"],
-            "allow_amendments": True, "enforce_order": True, "indeterminate_counts_as": "positive"}
+            "allow_amendments": True, "enforce_order": True, "indeterminate_counts_as": "positive",
+            "reading_unit": "specimen", "allow_context": False, "units": ""}
     if request.method == "POST":
         post = request.POST
         form = {
@@ -107,6 +108,8 @@ def study_create_page(request):
             "allow_amendments": post.get("allow_amendments") == "on",
             "enforce_order": post.get("enforce_order") == "on",
             "indeterminate_counts_as": post.get("indeterminate_counts_as", "positive"),
+            "reading_unit": post.get("reading_unit", "specimen"), "allow_context": post.get("allow_context") == "on",
+            "units": post.get("units", ""),
         }
         try:
             study = services.study_create(
@@ -117,6 +120,8 @@ def study_create_page(request):
                 washout_days=_optional_number(form["washout_days"], "washout", int),
                 seed=_optional_number(form["seed"], "seed", int), allow_amendments=form["allow_amendments"],
                 enforce_order=form["enforce_order"], indeterminate_counts_as=form["indeterminate_counts_as"],
+                reading_unit=form["reading_unit"], allow_context=form["allow_context"],
+                units=_unit_lines(form["units"]),
             )
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -129,7 +134,23 @@ def study_create_page(request):
              for c in Case.objects.order_by("code")]
     return render(request, "studies/study_create.html", _context(
         request, form=form, cases=cases, readers=_eligible_readers(), designs=Study.Design.choices,
-        statuses=MARGIN_STATUSES, indeterminate_choices=Study.IndeterminateCountsAs.choices))
+        statuses=MARGIN_STATUSES, indeterminate_choices=Study.IndeterminateCountsAs.choices,
+        reading_units=Study.ReadingUnit.choices))
+
+
+def _unit_lines(text: str) -> list[dict] | None:
+    """Lamellae typed one per line as ``case slice_index [label]``; None when blank."""
+    units = []
+    for n, line in enumerate((text or "").splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) not in (2, 3):
+            raise DomainError(f"lamella line {n}: write 'case slice_index' or 'case slice_index label'",
+                              code="invalid")
+        units.append({"case": parts[0], "slice_index": _optional_number(parts[1], f"slice index on line {n}", int),
+                      **({"label": parts[2]} if len(parts) == 3 else {})})
+    return units or None
 
 
 def _optional_number(value: str, name: str, kind):
@@ -223,11 +244,13 @@ def worklist_page(request, study_id: int):
 @login_required
 def worklist_next(request, study_id: int):
     study = _reader_study(request, study_id)
-    code = selectors.worklist_next_code(selectors.reader_worklist(user=request.user, study=study, with_rows=False))
-    if code is None:
+    item = selectors.worklist_next_item(selectors.reader_worklist(user=request.user, study=study, with_rows=False))
+    if item is None:
         messages.info(request, "Nothing to read now.")
         return redirect("study-worklist", study_id=study.pk)
-    return redirect("study-read", study_id=study.pk, code=code)
+    code, unit_id = item
+    url = reverse("study-read", kwargs={"study_id": study.pk, "code": code})
+    return redirect(url if unit_id is None else f"{url}?unit={unit_id}")
 
 
 @login_required
@@ -238,10 +261,14 @@ def study_read(request, study_id: int, code: str):
     if case is None:
         raise Http404(f"case {code} is not in this study")
     try:
-        services.assignment_open(user=request.user, case=case)
+        unit = selectors.reading_unit_for(case=case, unit_id=request.GET.get("unit"))
+        if unit is not None and unit.study_id != study.pk:
+            raise DomainError(f"lamella {unit.label} is not in this study", code="not_found", http_status=404)
+        services.assignment_open(user=request.user, case=case, unit=unit)
     except DomainError as exc:
         raise Http404(exc.message) from exc
-    return redirect(reverse("case-page", kwargs={"code": case.code}) + f"?study={study.pk}")
+    suffix = f"&unit={unit.pk}" if unit is not None else ""
+    return redirect(reverse("case-page", kwargs={"code": case.code}) + f"?study={study.pk}{suffix}")
 
 
 @login_required

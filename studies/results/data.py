@@ -32,7 +32,7 @@ from django.db.models import Count, Max
 
 from inference.models import ModelVersion, Segmentation
 from inference.selectors import model_version_default, model_version_get
-from studies.models import FACES, GroundTruth, Read, ReadingSession, Study
+from studies.models import FACES, GroundTruth, Read, ReadingSession, ReadingUnit, Study
 from studies.results.table import (
     CaseRow,
     ModelCall,
@@ -42,6 +42,8 @@ from studies.results.table import (
     StudyTable,
     TruthCall,
     is_positive,
+    lamella_model_distance,
+    lamella_truth_status,
     model_category,
     model_category_with_folds,
     model_is_positive,
@@ -118,16 +120,25 @@ def study_table(*, study: Study, model_label: str | None = None) -> StudyTable:
     readers = list(study.study_readers.order_by("reader__username").values_list("reader__username", flat=True))
     links = list(study.study_cases.select_related("case").order_by("case__code"))
     cases = [link.case for link in links]
-    rows: dict[int, CaseRow] = {}
-    for case in cases:
-        grid = case.grid
-        rows[case.pk] = CaseRow(code=case.code, case_id=case.pk, spacing_mm=tuple(grid.spacing),
-                                shape=tuple(grid.shape))
-    case_ids = list(rows)
+    lamellae = study.reads_lamellae
+    rows: dict[int, CaseRow] = {}  # by case id; lamella studies: by unit id
+    if lamellae:
+        for unit in ReadingUnit.objects.filter(study=study).select_related("case").order_by("label"):
+            grid = unit.case.grid
+            rows[unit.pk] = CaseRow(code=unit.label, case_id=unit.case_id, spacing_mm=tuple(grid.spacing),
+                                    shape=tuple(grid.shape), case_code=unit.case.code, unit_id=unit.pk,
+                                    slice_index=unit.slice_index)
+    else:
+        for case in cases:
+            grid = case.grid
+            rows[case.pk] = CaseRow(code=case.code, case_id=case.pk, spacing_mm=tuple(grid.spacing),
+                                    shape=tuple(grid.shape), case_code=case.code)
+    case_ids = [c.pk for c in cases]
+    shapes = {c.pk: tuple(c.grid.shape) for c in cases}
 
     segs = {s["id"]: s for s in Segmentation.objects.filter(case_id__in=case_ids, is_draft=False).values(
         "id", "parent_id", "source", "case_id", "mask_file")}
-    masks = {sid: (s["mask_file"], rows[s["case_id"]].shape) for sid, s in segs.items()}
+    masks = {sid: (s["mask_file"], shapes[s["case_id"]]) for sid, s in segs.items()}
 
     # Ground truth: the latest signed-off version; note a newer unsigned correction.
     latest_version = dict(GroundTruth.objects.filter(case_id__in=case_ids).values("case_id")
@@ -136,17 +147,28 @@ def study_table(*, study: Study, model_label: str | None = None) -> StudyTable:
     for gt in GroundTruth.objects.filter(case_id__in=case_ids, signed_off_at__isnull=False).order_by("case_id",
                                                                                                     "version"):
         signed[gt.case_id] = gt
-    for cid, row in rows.items():
+    for row in rows.values():
+        cid = row.case_id
         gt = signed.get(cid)
         if gt is None:
             row.truth_missing = ("ground truth not signed off yet" if cid in latest_version
                                  else "no ground truth recorded")
             continue
+        status, slice_index, distance = gt.margin_status, gt.slice_index, gt.closest_distance_mm
+        if row.unit_id is not None:
+            status = lamella_truth_status(section_status=gt.section_status, outlined_slice=gt.slice_index,
+                                          margin_status=gt.margin_status, slice_index=row.slice_index)
+            if status is None:
+                row.truth_missing = (f"the signed-off ground truth names no pathology status for slice "
+                                     f"{row.slice_index} (outlined slice {gt.slice_index}; no section status)")
+                continue
+            slice_index = row.slice_index
+            distance = distance if gt.slice_index == row.slice_index else None
         row.truth = TruthCall(
-            ground_truth_id=gt.pk, version=gt.version, status=gt.margin_status,
-            positive=is_positive(gt.margin_status, positive_categories), closest_distance_mm=gt.closest_distance_mm,
+            ground_truth_id=gt.pk, version=gt.version, status=status,
+            positive=is_positive(status, positive_categories), closest_distance_mm=distance,
             face_status={f: v for f, v in (gt.face_status or {}).items() if f in FACES},
-            segmentation_id=gt.segmentation_id, slice_index=gt.slice_index,
+            segmentation_id=gt.segmentation_id, slice_index=slice_index,
             signed_off_at=gt.signed_off_at.isoformat(), pending_correction=latest_version.get(cid, 0) > gt.version)
 
     # The model's call.
@@ -162,14 +184,18 @@ def study_table(*, study: Study, model_label: str | None = None) -> StudyTable:
                       .select_related("margin", "inference_run").order_by("created_at", "id"))
         for seg in model_segs:
             latest[seg.case_id] = seg
-        for cid, row in rows.items():
-            seg = latest.get(cid)
+        for row in rows.values():
+            seg = latest.get(row.case_id)
             margin = getattr(seg, "margin", None) if seg is not None else None
             if seg is None:
                 row.model_missing = f"no finished run of {choice.label} on this case"
                 continue
             if margin is None:
                 row.model_missing = f"the run of {choice.label} stored no margin result"
+                continue
+            if row.unit_id is not None:
+                row.model = _lamella_model_call(seg=seg, margin=margin, row=row, label=choice.label or "",
+                                                threshold=threshold, positive_categories=positive_categories)
                 continue
             if margin.closest_margin_mm is None and margin.status != "no_tumour_detected":
                 row.model_missing = f"the model's margin status is '{margin.status}' without a distance"
@@ -198,15 +224,19 @@ def study_table(*, study: Study, model_label: str | None = None) -> StudyTable:
     reads = list(Read.objects.filter(study=study, session__isnull=False)
                  .select_related("reader", "session", "case").order_by("case__code", "reader__username",
                                                                         "session__number", "version", "id"))
+    item = (lambda r: r.unit_id) if lamellae else (lambda r: r.case_id)
     for read in reads:
-        key = (read.case_id, read.reader.get_username(), read.session.number)
+        key = (item(read), read.reader.get_username(), read.session.number)
         counts[key] += 1
         if key not in final or read.version > final[key].version:
             final[key] = read
     for read in reads:
-        key = (read.case_id, read.reader.get_username(), read.session.number)
+        key = (item(read), read.reader.get_username(), read.session.number)
+        unit_row = rows.get(read.unit_id) if lamellae else None
         all_reads.append({
-            "case": read.case.code, "reader": key[1], "session": read.session.number,
+            "case": unit_row.code if unit_row else read.case.code, "case_code": read.case.code,
+            "unit": unit_row.code if unit_row else "", "slice_index": unit_row.slice_index if unit_row else None,
+            "reader": key[1], "session": read.session.number,
             "session_key": key_of.get(read.session.number, f"session-{read.session.number}"),
             "aided": read.aided, "read_id": read.pk, "version": read.version, "amends": read.amends_id,
             "final": final[key].pk == read.pk, "status": read.status,
@@ -236,10 +266,23 @@ def study_table(*, study: Study, model_label: str | None = None) -> StudyTable:
         "margin_threshold_mm": threshold, "positive_categories": positive_categories,
         "indeterminate_counts_as": study.indeterminate_counts_as,
         "washout_days": study.washout_days, "seed": study.seed, "readers": readers,
-        "cases": [c.code for c in cases],
+        "cases": [c.code for c in cases], "reading_unit": study.reading_unit, "allow_context": study.allow_context,
+        "units": [{"unit": r.code, "case": r.case_code, "slice_index": r.slice_index} for r in rows.values()]
+        if lamellae else [],
     }
-    return StudyTable(study=summary, sessions=sessions, readers=readers, cases=[rows[c.pk] for c in cases],
+    ordered = list(rows.values()) if lamellae else [rows[c.pk] for c in cases]
+    return StudyTable(study=summary, sessions=sessions, readers=readers, cases=ordered,
                       model=choice, masks=masks, all_reads=all_reads)
+
+
+def _lamella_model_call(*, seg: Segmentation, margin, row: CaseRow, label: str, threshold: float,
+                        positive_categories: list[str]) -> ModelCall:
+    """The model's in-plane call on the unit's slice (no entry for the slice: no tumour there, negative)."""
+    distance = lamella_model_distance(margin.per_slice, row.slice_index)
+    status = model_category(distance, threshold)
+    return ModelCall(segmentation_id=seg.pk, run_id=seg.inference_run_id, model=label, closest_mm=distance,
+                     status=status, positive=is_positive(status, positive_categories), score=model_score(distance),
+                     faces={}, face_distances_mm={}, run_status=margin.status, run_threshold_mm=margin.threshold_mm)
 
 
 def mask_loader(table: StudyTable):

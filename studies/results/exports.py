@@ -54,6 +54,7 @@ READS_COLUMNS = [
     "segmentation_id", "opened_at", "submitted_at", "truth_status", "truth_positive", "truth_closest_mm",
     "truth_version", "model", "model_status", "model_positive", "model_closest_mm", "model_score",
     "model_interval_low_mm", "model_interval_high_mm", "model_indeterminate", "model_fold_closest_mm", "comment",
+    "case_code", "unit", "slice_index",  # lamella studies: "case" is the unit, of case case_code at slice_index
 ]
 
 
@@ -93,7 +94,8 @@ def reads_csv(table: StudyTable) -> str:
             _blank(truth.closest_distance_mm) if truth else "", truth.version if truth else "",
             model.model if model else "", model.status if model else "", _flag(model.positive) if model else "",
             _blank(model.closest_mm) if model else "", model.score if model else "",
-            *_model_confidence_cells(model), r["comment"],
+            *_model_confidence_cells(model), r["comment"], r.get("case_code", r["case"]), r.get("unit", ""),
+            _blank(r.get("slice_index")),
         ])
     return buffer.getvalue()
 

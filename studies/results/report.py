@@ -14,6 +14,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from studies.results.published import published_section
 from studies.results.report_calls import (
     accuracy_section,
     agreement_section,
@@ -43,11 +44,19 @@ METHODS = {
               "left out of every analysis against truth. Calls are made binary with the study's positive "
               "categories (by default close counts as positive)."),
     "reader_call": "Each reader's final call per session: the latest amendment.",
+    "reading_unit": (
+        "Whole-specimen studies: one row per case. Lamella studies: one row per reading unit (a case's axial "
+        "slice matching a pathology section; the row's code is the unit's label): readers call that image; "
+        "the truth is the pathologist's status of that section (its section status, or the case's status when "
+        "it is the outlined section); the model's call is its in-plane call on that slice from the stored "
+        "per-slice margins (no tumour in the slice = negative); Dice is on that slice."),
     "model_call": (
         "The model's call: the newest finished run of the study's model version (see model.selection), "
         "re-classified at the study's margin threshold from the stored closest tumour-to-surface distance: "
         "0 mm = positive (tumour at the surface), <= threshold = close, beyond (or no tumour detected) = "
-        "negative; then made binary with the study's positive categories."),
+        "negative; indeterminate when the ensemble's folds disagree about the threshold (their closest "
+        "margins straddle it, or some see no tumour); then made binary with the study's positive categories, "
+        "indeterminate as the study's indeterminate_counts_as setting says (see model.indeterminate)."),
     "model_score": (
         "Model ROC score: minus the closest margin distance in mm (higher = more suspicious); no tumour "
         f"detected scores {NO_TUMOUR_SCORE:g}. The model's operating point is its call at the study threshold."),
@@ -85,6 +94,9 @@ def _case_payload(case: CaseRow) -> dict:
 
     return {
         "code": case.code,
+        "case": case.case_code or case.code,
+        "unit": case.code if case.unit_id is not None else None,
+        "slice_index": case.slice_index,
         "truth": plain(case.truth),
         "truth_missing": case.truth_missing or None,
         "model": plain(case.model),
@@ -125,6 +137,16 @@ def collect_not_computable(value: Any, path: str = "") -> list[dict[str, str]]:
     return found
 
 
+def _indeterminate_note(table: StudyTable) -> dict:
+    setting = table.study.get("indeterminate_counts_as", "positive")
+    counted = sum(1 for c in table.cases if c.model is not None and c.model.status == "indeterminate")
+    excluded = sum(1 for c in table.cases if c.model is None and "indeterminate" in (c.model_missing or ""))
+    text = {"positive": "counted as positive (as close is)", "negative": "counted as negative",
+            "excluded": "left out of the model's statistics"}.get(setting, setting)
+    return {"counts_as": setting, "n_counted": counted, "n_excluded": excluded,
+            "text": f"Indeterminate model calls are {text}: {counted + excluded} case(s)."}
+
+
 def build_report(*, table: StudyTable, load_mask: MaskLoader | None = None, cache=None) -> dict:
     """The full results report (JSON-ready)."""
     report = {
@@ -133,7 +155,8 @@ def build_report(*, table: StudyTable, load_mask: MaskLoader | None = None, cach
         "study": {**table.study, "sessions": [{"key": s.key, "number": s.number, "aided": s.aided}
                                               for s in table.sessions]},
         "model": {"label": table.model.label, "selection": table.model.selection,
-                  "reason": table.model.reason or None, "key": MODEL_KEY},
+                  "reason": table.model.reason or None, "key": MODEL_KEY,
+                  "indeterminate": _indeterminate_note(table)},
         "methods": METHODS,
         "completeness": _completeness(table),
         "cases": [_case_payload(c) for c in table.cases],
@@ -145,6 +168,7 @@ def build_report(*, table: StudyTable, load_mask: MaskLoader | None = None, cach
         "segmentation": segmentation_section(table=table, loader=load_mask, cache=cache),
     }
     out = jsonable(report)
+    out["published"] = published_section(out)
     out["not_computable"] = [item for section in ("accuracy", "per_face", "roc", "agreement", "comparisons",
                                                   "segmentation")
                              for item in collect_not_computable(out[section], section)]
@@ -170,6 +194,8 @@ def headline(report: dict) -> list[str]:
     m = report["accuracy"]["model"]
     lines.append(f"model ({report['model']['label'] or 'none'}): sensitivity {pct(m, 'sensitivity')}, "
                  f"specificity {pct(m, 'specificity')}, F1 {pct(m, 'f1')}, AUC {auc(report['roc']['model'])}")
+    if report["model"].get("indeterminate"):
+        lines.append(report["model"]["indeterminate"]["text"])
     for key, s in report["accuracy"]["sessions"].items():
         msd = s["reader_mean_sd"]
         if isinstance(msd, dict) and "sensitivity" in msd and "mean" in msd["sensitivity"]:

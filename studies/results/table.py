@@ -31,6 +31,40 @@ def model_category(distance_mm: float | None, threshold_mm: float) -> str:
     return "negative"
 
 
+def model_category_with_folds(distance_mm: float | None, threshold_mm: float, fold_distances_mm: list) -> str:
+    """As :func:`model_category`, but ``indeterminate`` when the folds' calls disagree at this threshold
+    (some positive and some not, or some without tumour), as the margin engine decides it."""
+    calls = {None if d is None else float(d) <= threshold_mm + AT_SURFACE_MM for d in fold_distances_mm}
+    if distance_mm is not None and len(calls) > 1:
+        return "indeterminate"
+    return model_category(distance_mm, threshold_mm)
+
+
+def model_is_positive(status: str, positive_categories, indeterminate_counts_as: str) -> bool:
+    """The model's binary call; ``indeterminate`` follows the study setting (positive by default)."""
+    if status == "indeterminate":
+        return indeterminate_counts_as == "positive"
+    return is_positive(status, positive_categories)
+
+
+def lamella_model_distance(per_slice: list[dict], slice_index: int) -> float | None:
+    """The model's in-plane margin on one slice; None when the slice holds no tumour (no entry)."""
+    for entry in per_slice or []:
+        if int(entry.get("k", -1)) == slice_index and entry.get("distance_mm") is not None:
+            return float(entry["distance_mm"])
+    return None
+
+
+def lamella_truth_status(*, section_status: dict, outlined_slice: int | None, margin_status: str,
+                         slice_index: int) -> str | None:
+    """The pathologist's status of the section at ``slice_index``: a recorded section status, else the
+    case's status when that is the outlined section; None when pathology names no status for it."""
+    status = (section_status or {}).get(str(slice_index))
+    if status:
+        return status
+    return margin_status if outlined_slice == slice_index else None
+
+
 def model_score(distance_mm: float | None) -> float:
     return NO_TUMOUR_SCORE if distance_mm is None else -float(distance_mm)
 
@@ -72,13 +106,15 @@ class ModelCall:
     run_id: int | None
     model: str
     closest_mm: float | None
-    status: str  # at the study threshold
+    status: str  # at the study threshold: positive / close / negative / indeterminate
     positive: bool
     score: float
     faces: dict[str, str]  # face -> status at the study threshold (faces with a distance only)
     face_distances_mm: dict[str, float | None]
     run_status: str  # the stored MarginResult status at the run's threshold
     run_threshold_mm: float
+    interval_mm: list[float] | None = None  # the folds' closest margins [low, high]
+    folds: list[dict] = field(default_factory=list)  # [{fold, closest_mm, status}] at the run's threshold
 
 
 @dataclass(frozen=True)
@@ -107,6 +143,10 @@ class CaseRow:
     model: ModelCall | None = None
     model_missing: str = ""
     reads: dict[str, dict[str, ReadCall]] = field(default_factory=dict)  # session key -> reader -> call
+    # Lamella studies: the row is a reading unit (``code`` is its label) of case ``case_code`` at ``slice_index``.
+    case_code: str = ""
+    unit_id: int | None = None
+    slice_index: int | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from django.db.models import Count, QuerySet
 from cases.models import Case
 from petctweb.roles import is_study_admin
 from studies.models import Assignment, ReadingSession, Study, StudyReader
+from studies.selectors.units import reading_unit_payload, study_units
 
 
 def study_list(*, user) -> QuerySet[Study]:
@@ -37,6 +38,10 @@ def study_summary(study: Study) -> dict:
         "status": study.status,
         "margin_threshold_mm": study.margin_threshold_mm,
         "positive_categories": study.positive_categories,
+        "indeterminate_counts_as": study.indeterminate_counts_as,
+        "reading_unit": study.reading_unit,
+        "allow_context": study.allow_context,
+        "units": [reading_unit_payload(u) for u in study_units(study=study)] if study.reads_lamellae else [],
         "washout_days": study.washout_days,
         "seed": study.seed,
         "allow_amendments": study.allow_amendments,

@@ -17,8 +17,18 @@ from audit.services import audit_record
 from cases.models import Case
 from petctweb.errors import DomainError
 from petctweb.roles import PATHOLOGIST, READER, is_study_admin, user_roles
-from studies.models import MARGIN_STATUSES, Assignment, Read, ReadingSession, Study, StudyCase, StudyReader
+from studies.models import (
+    MARGIN_STATUSES,
+    Assignment,
+    Read,
+    ReadingSession,
+    ReadingUnit,
+    Study,
+    StudyCase,
+    StudyReader,
+)
 from studies.services._checks import require_admin, require_open
+from studies.services.reading_units import create_units, plan_units
 
 MAX_THRESHOLD_MM = 20.0
 MAX_WASHOUT_DAYS = 365
@@ -105,34 +115,46 @@ def _session_plan(study: Study) -> list[bool]:
     return [study.design == Study.Design.AIDED]
 
 
+def _items(*, study: Study, cases: list[Case]) -> dict[str, tuple[Case, ReadingUnit | None]]:
+    """What readers call, by order key: the cases, or in a lamella study their units (by label)."""
+    if study.reads_lamellae:
+        return {u.label: (u.case, u) for u in ReadingUnit.objects.filter(study=study, case__in=cases)
+                .select_related("case")}
+    return {c.code: (c, None) for c in cases}
+
+
+def _assign(*, session: ReadingSession, items: dict, order: list[str], start: int) -> None:
+    Assignment.objects.bulk_create([Assignment(session=session, case=items[key][0], unit=items[key][1],
+                                               position=start + i) for i, key in enumerate(order)])
+
+
 def _create_sessions(*, study: Study, reader, cases: list[Case], now: datetime) -> None:
-    by_code = {c.code: c for c in cases}
+    items = _items(study=study, cases=cases)
     for number, aided in enumerate(_session_plan(study), start=1):
         session = ReadingSession.objects.create(study=study, reader=reader, number=number, aided=aided,
                                                 opens_at=now if number == 1 else None)
-        order = _shuffled(list(by_code), seed=study.seed, reader=reader, number=number)
-        Assignment.objects.bulk_create(
-            [Assignment(session=session, case=by_code[code], position=i) for i, code in enumerate(order)]
-        )
+        order = _shuffled(list(items), seed=study.seed, reader=reader, number=number)
+        _assign(session=session, items=items, order=order, start=0)
 
 
 def _append_cases(*, study: Study, cases: list[Case]) -> None:
+    items = _items(study=study, cases=cases)
     for session in study.sessions.select_related("reader"):
         start = session.assignments.count()
-        order = _shuffled([c.code for c in cases], seed=study.seed, reader=session.reader, number=session.number,
+        order = _shuffled(list(items), seed=study.seed, reader=session.reader, number=session.number,
                           batch=str(start))
-        by_code = {c.code: c for c in cases}
-        Assignment.objects.bulk_create(
-            [Assignment(session=session, case=by_code[code], position=start + i) for i, code in enumerate(order)]
-        )
+        _assign(session=session, items=items, order=order, start=start)
 
 
 def study_create(
     *, user, name: str, design: str, case_codes: list[str], reader_usernames: list[str],
     margin_threshold_mm: float | None = None, positive_categories: list[str] | None = None,
     washout_days: int | None = None, seed: int | None = None, description: str = "", allow_amendments: bool = True,
-    enforce_order: bool = True,
+    enforce_order: bool = True, indeterminate_counts_as: str | None = None, reading_unit: str | None = None,
+    allow_context: bool = False, units: list[dict] | None = None,
 ) -> Study:
+    """Create a study with its readers' seeded sessions. ``reading_unit`` "lamella": readers call slices
+    (``units`` [{case, slice_index, label?}], else each case's ground-truth slice index)."""
     require_admin(user)
     name = (name or "").strip()
     if not name:
@@ -149,6 +171,10 @@ def study_create(
         raise DomainError("positive categories must be distinct values of positive, close, negative", code="invalid")
     if "positive" not in categories or "negative" in categories:
         raise DomainError("'positive' must count as positive and 'negative' cannot", code="invalid")
+    indeterminate = indeterminate_counts_as or Study.IndeterminateCountsAs.POSITIVE
+    if indeterminate not in Study.IndeterminateCountsAs.values:
+        raise DomainError(f"the model's indeterminate call counts as one of positive, negative, excluded, not "
+                          f"'{indeterminate}'", code="invalid")
     if washout_days is None:
         washout_days = DEFAULT_CROSSOVER_WASHOUT_DAYS if design == Study.Design.CROSSOVER else 0
     if not (0 <= int(washout_days) <= MAX_WASHOUT_DAYS):
@@ -159,8 +185,12 @@ def study_create(
         raise DomainError("choose at least one case", code="invalid")
     if not usernames:
         raise DomainError("choose at least one reader", code="invalid")
+    unit_kind = reading_unit or Study.ReadingUnit.SPECIMEN
+    if unit_kind not in Study.ReadingUnit.values:
+        raise DomainError(f"reading unit must be specimen or lamella, not '{unit_kind}'", code="invalid")
     cases = _cases_by_code(codes)
     readers = _readers_by_username(usernames)
+    unit_plans = plan_units(study_unit=unit_kind, cases=cases, units=units)
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     with transaction.atomic():
         _check_no_overlap(study=None, cases=cases, readers=readers)
@@ -169,8 +199,11 @@ def study_create(
             name=name, description=description or "", design=design, margin_threshold_mm=threshold,
             positive_categories=[c for c in MARGIN_STATUSES if c in categories], washout_days=int(washout_days),
             seed=seed, allow_amendments=allow_amendments, enforce_order=enforce_order, created_by=user,
+            indeterminate_counts_as=indeterminate, reading_unit=unit_kind,
+            allow_context=bool(allow_context) and unit_kind == Study.ReadingUnit.LAMELLA,
         )
         StudyCase.objects.bulk_create([StudyCase(study=study, case=case) for case in cases])
+        create_units(study=study, plans=unit_plans)
         now = timezone.now()
         for reader in readers:
             StudyReader.objects.create(study=study, reader=reader)
@@ -179,11 +212,15 @@ def study_create(
                      detail={"study_id": study.pk, "name": name, "design": design, "cases": codes,
                              "readers": usernames, "margin_threshold_mm": threshold,
                              "positive_categories": study.positive_categories, "washout_days": study.washout_days,
-                             "seed": seed, "allow_amendments": allow_amendments, "enforce_order": enforce_order})
+                             "seed": seed, "allow_amendments": allow_amendments, "enforce_order": enforce_order,
+                             "reading_unit": unit_kind, "allow_context": study.allow_context,
+                             "units": [{"case": p.case.code, "slice_index": p.slice_index, "label": p.label,
+                                        "source": p.source} for p in unit_plans]})
     return study
 
 
-def study_add_cases(*, study: Study, user, case_codes: list[str]) -> list[Case]:
+def study_add_cases(*, study: Study, user, case_codes: list[str], units: list[dict] | None = None) -> list[Case]:
+    """Add cases before reading starts (lamella studies: with their units, as in :func:`study_create`)."""
     require_admin(user)
     require_open(study)
     codes = _unique(case_codes, "case")
@@ -199,6 +236,11 @@ def study_add_cases(*, study: Study, user, case_codes: list[str]) -> list[Case]:
         raise DomainError(f"reading has started ({started} call(s)); cases cannot be added to study "
                           f"'{study.name}' any more, so every reader reads the same set; create a new study",
                           code="reading_started", http_status=409)
+    unit_plans = plan_units(study_unit=study.reading_unit, cases=cases, units=units)
+    taken = set(ReadingUnit.objects.filter(study=study, label__in=[p.label for p in unit_plans])
+                .values_list("label", flat=True))
+    if taken:
+        raise DomainError(f"unit label(s) {', '.join(sorted(taken))} are already used in this study", code="duplicate")
     with transaction.atomic():
         readers = [m.reader for m in study.study_readers.select_related("reader")]
         _check_no_overlap(study=study, cases=cases, readers=readers)
@@ -208,6 +250,7 @@ def study_add_cases(*, study: Study, user, case_codes: list[str]) -> list[Case]:
         except IntegrityError as exc:
             raise DomainError("these cases were added concurrently; reload", code="already_assigned",
                               http_status=409) from exc
+        create_units(study=study, plans=unit_plans)
         _append_cases(study=study, cases=cases)
         audit_record(actor=user, action="study.add_cases", object_type="study", object_id=study.pk,
                      detail={"study_id": study.pk, "cases": codes})

@@ -38,7 +38,7 @@ def test_reader_in_an_unaided_session_gets_no_model_output_anywhere(unaided, cas
     detail = reader.get(f"/api/cases/{case.code}/").json()
     assert detail["model"] is None and detail["margin"] is None
     assert detail["volumes"]["model_mask"] is None and detail["volumes"]["uncertainty"] is None
-    assert detail["exports"] == {"dicom_seg": None, "nifti": None}
+    assert detail["exports"] == {"dicom_seg": None, "nifti": None, "margin_json": None, "margin_csv": None}
     for url in (f"/api/cases/{case.code}/volumes/model_mask/", f"/api/cases/{case.code}/volumes/uncertainty/",
                 f"/api/cases/{case.code}/results/nifti/", f"/api/cases/{case.code}/results/seg/",
                 f"/api/inference-runs/{run_id}/"):

@@ -119,6 +119,8 @@ export function createApi(apiBase, { fetchImpl = (...args) => fetch(...args) } =
     putDraft: (payload, { keepalive = false } = {}) => send("PUT", `${base}segmentations/draft/`, payload, { keepalive }),
     getDraft: () => send("GET", `${base}segmentations/draft/`, undefined, { allow404: true }),
     submitRead: (body) => send("POST", `${base}reads/`, body),
+    // A corrected specimen surface ({parent_id, shape, encoding, data}); answers {surface, margin}.
+    saveSpecimenSurface: (payload) => send("POST", `${base}specimen-surfaces/`, payload),
     amendRead: (readId, body) => send("POST", `${base}reads/${encodeURIComponent(readId)}/amend/`, body),
   };
 }

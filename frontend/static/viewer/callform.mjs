@@ -124,6 +124,7 @@ export function createCallForm({ api, readContext = {}, thresholdMm = 1, beforeS
     setMessage("Submitting…", "info");
     try {
       body.segmentation_id = await beforeSubmit();
+      if (readContext.unitId !== null && readContext.unitId !== undefined) body.unit = readContext.unitId; // lamella
       const res = submitted && readId !== null ? await api.amendRead(readId, body) : await api.submitRead(body);
       readId = res?.id ?? readId;
       submitted = true;

@@ -305,7 +305,9 @@ async function main() {
   };
   load("CT", vols.ct, "int16", (d) => viewer.setVolume("ct", d), "high");
   load("PET", vols.pet, "float32", (d) => viewer.setVolume("pet", d));
-  load("specimen", vols.specimen, "uint8", (d) => viewer.setVolume("specimen", d));
+  // The newest version of the specimen surface (a person's correction included) where one may see it.
+  const specimenUrl = caseData.specimen_surface?.latest?.mask_url || vols.specimen;
+  load("specimen", specimenUrl, "uint8", (d) => viewer.setVolume("specimen", d));
   if (canSeeModel) {
     load("model mask", vols.model_mask, "uint8", (d) => viewer.setVolume("model", d));
     load("uncertainty", vols.uncertainty, "float32", (d) => viewer.setVolume("uncertainty", d));

@@ -10,6 +10,7 @@ import { PRESETS } from "./windowing.mjs";
 import { COLORMAP_NAMES, getColormap, lutCss } from "./colormaps.mjs";
 import { SHORTCUTS } from "./tools.mjs";
 import { formatMm } from "./ruler.mjs";
+import { marginFacts } from "./marginfacts.mjs";
 
 const TOOL_BUTTONS = [
   ["navigate", "Navigate", "N", "Click sets the crosshair in all views"],
@@ -197,8 +198,6 @@ export function overlayPanel(viewer) {
   return { element, update };
 }
 
-const STATUS_TEXT = { positive: "Positive", close: "Close", negative: "Negative" };
-
 /** The model's margin result with a jump-to button. Returns null when there is none. */
 export function marginPanel(viewer, margin, model) {
   if (!margin) {
@@ -211,7 +210,8 @@ export function marginPanel(viewer, margin, model) {
     h("tr", { dataset: { face } }, h("th", {}, face), h("td", {}, mm === null || mm === undefined ? "–" : formatMm(mm))),
   );
   const jump = h("button", { type: "button", class: "pv-btn", testid: "jump-margin", title: "Move the crosshair to the closest tumour point (J)", onclick: () => viewer.jumpToMargin() }, "Jump to closest margin");
-  const status = margin.status || "";
+  const facts = marginFacts(margin);
+  const status = facts.status;
   const element = h(
     "section",
     { class: "pv-card pv-margin", testid: "margin-summary" },
@@ -219,19 +219,24 @@ export function marginPanel(viewer, margin, model) {
     h(
       "div",
       { class: "pv-margin__main" },
-      h("span", { class: `pv-badge pv-badge--${status}`, testid: "margin-status" }, STATUS_TEXT[status] || status || "–"),
-      h("span", { class: "pv-margin__mm", testid: "margin-distance" }, formatMm(margin.closest_margin_mm)),
-      h("span", { class: "pv-muted" }, `threshold ${margin.threshold_mm ?? 1} mm`),
+      h("span", { class: `pv-badge pv-badge--${status}`, testid: "margin-status" }, facts.label),
+      h("span", { class: "pv-margin__mm", testid: "margin-distance" }, facts.distance),
+      h("span", { class: "pv-muted" }, facts.threshold),
     ),
+    facts.explanation ? h("p", { class: "pv-margin__explain", testid: "margin-explanation" }, facts.explanation) : null,
     jump,
     faceRows.length ? h("table", { class: "pv-table" }, h("tbody", {}, faceRows)) : null,
     h(
       "dl",
       { class: "pv-dl" },
       model?.version ? [h("dt", {}, "Model"), h("dd", { testid: "model-version" }, model.version)] : null,
+      facts.rows.map(([term, text, warn]) => [h("dt", {}, term), h("dd", { class: warn ? "pv-warn" : "", testid: `margin-fact-${term.toLowerCase().replace(/[^a-z]+/g, "-")}` }, text)]),
       margin.tumour_volume_ml != null ? [h("dt", {}, "Tumour volume"), h("dd", {}, `${margin.tumour_volume_ml.toFixed(2)} ml`)] : null,
       margin.suv_max != null ? [h("dt", {}, "SUV max / mean"), h("dd", {}, `${margin.suv_max.toFixed(2)} / ${margin.suv_mean != null ? margin.suv_mean.toFixed(2) : "–"}`)] : null,
     ),
+    facts.qc.length
+      ? h("ul", { class: "pv-qc", testid: "margin-qc" }, facts.qc.map((flag) => h("li", { class: "pv-warn", dataset: { code: flag.code } }, flag.message)))
+      : null,
   );
   return { element, update() {} };
 }
