@@ -12,6 +12,7 @@ from petctweb.errors import DomainError
 from petctweb.roles import READER, is_study_admin, primary_role, user_roles
 from portal.access_policy import case_access, case_get_for_user
 from portal.payloads import case_detail, case_summaries_for
+from studies.selectors import reading_unit_for
 from studies.services import assignment_open
 
 
@@ -36,13 +37,17 @@ def case_page(request, code: str):
         case = case_get_for_user(code=code, user=request.user)
     except DomainError as exc:
         raise Http404(exc.message) from exc
+    try:
+        unit = reading_unit_for(case=case, unit_id=request.GET.get("unit"))  # a lamella of a lamella study
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
     audit_record(actor=request.user, action="case.view", object_type="case", object_id=case.pk, case_code=case.code)
     if READER in user_roles(request.user):
         try:
-            assignment_open(user=request.user, case=case)  # records when the reader opened an assigned case
+            assignment_open(user=request.user, case=case, unit=unit)  # records when the reader opened an assigned case
         except DomainError:
             pass  # not an assigned case: a free read
-    access = case_access(user=request.user, case=case)
+    access = case_access(user=request.user, case=case, unit=unit)
     detail = case_detail(case, can_see_model=access.can_see_model, user=request.user,
                            can_see_ground_truth=access.can_see_ground_truth)
     config = {

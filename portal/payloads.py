@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.urls import reverse
 
 from cases.models import Case
+from cases.orientation import face_names, orientation_latest
 from cases.specimen_surfaces import specimen_surface_latest
 from inference.models import Segmentation
 from inference.selectors import inference_run_latest, model_segmentation_latest
 from petctweb.errors import DomainError
 from portal.access_policy import case_access, ensure_specimen_surface_access, visible_cases
+from portal.ingest_state import case_state
 from studies.models import GroundTruth
 
 
@@ -104,6 +106,7 @@ def case_summary(case: Case, *, can_see_model: bool = True) -> dict:
         "margin_interval_mm": margin["interval_mm"] if margin else None,
         "n_foci": margin["n_foci"] if margin else None,
         "url": reverse("api-case-detail", kwargs={"code": case.code}),
+        "state": case_state(case, can_see_model=can_see_model),  # live: imported, queued, segmenting, done, failed
     }
 
 
@@ -135,9 +138,12 @@ def case_detail(case: Case, *, can_see_model: bool = True, user=None, can_see_gr
         "warnings": case.warnings,
         "volumes": volumes,
         "model": run_payload(run),
+        "state": case_state(case, can_see_model=can_see_model),
         "margin": margin_payload(segmentation),
         "specimen_surface": _specimen_surface_links(case, user) if can_see_model else None,
         "my_segmentation": _my_segmentation(case, user),
+        "face_names": face_names(case=case),  # scanner face -> anatomical name from the newest orientation
+        "orientation_version": getattr(orientation_latest(case=case), "version", None),
         "exports": {
             "dicom_seg": f"{base}results/seg/" if segmentation else None,
             "nifti": f"{base}results/nifti/" if segmentation else None,

@@ -8,6 +8,7 @@ from portal.api import (
     cases,
     ground_truth,
     inference,
+    orientation,
     pacs,
     reads,
     results,
@@ -15,6 +16,7 @@ from portal.api import (
     specimen,
     studies,
     tokens,
+    uploads,
 )
 from portal.pages import results as results_pages
 from portal.pages import studies as study_pages
@@ -30,6 +32,10 @@ pacs_patterns = [
 case_patterns = [
     path("api/cases/", cases.CaseListApi.as_view(), name="api-case-list"),
     path("api/cases/upload/", cases.CaseUploadApi.as_view(), name="api-case-upload"),
+    path("api/uploads/", uploads.UploadSessionListApi.as_view(), name="api-upload-list"),
+    path("api/uploads/<str:token>/", uploads.UploadSessionDetailApi.as_view(), name="api-upload"),
+    path("api/uploads/<str:token>/complete/", uploads.UploadSessionCompleteApi.as_view(), name="api-upload-complete"),
+    path("api/ingests/", uploads.IngestListApi.as_view(), name="api-ingest-list"),
     path("api/cases/<str:code>/", cases.CaseDetailApi.as_view(), name="api-case-detail"),
     path("api/cases/<str:code>/volumes/<str:kind>/", cases.CaseVolumeApi.as_view(), name="api-case-volume"),
     path("api/cases/<str:code>/segmentations/", segmentations.SegmentationListApi.as_view(),
@@ -38,6 +44,7 @@ case_patterns = [
          name="api-segmentation-draft"),
     path("api/cases/<str:code>/segmentations/<int:segmentation_id>/mask/",
          segmentations.SegmentationMaskApi.as_view(), name="api-segmentation-mask"),
+    path("api/cases/<str:code>/orientation/", orientation.CaseOrientationApi.as_view(), name="api-case-orientation"),
     path("api/cases/<str:code>/specimen-surfaces/", specimen.SpecimenSurfaceListApi.as_view(),
          name="api-specimen-surfaces"),
     path("api/cases/<str:code>/specimen-surfaces/<int:surface_id>/mask/", specimen.SpecimenSurfaceMaskApi.as_view(),

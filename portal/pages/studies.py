@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cases.models import Case
+from cases.orientation import face_names
 from inference.models import Segmentation
 from petctweb.errors import DomainError
 from petctweb.roles import PATHOLOGIST, READER, is_study_admin, primary_role, user_roles
@@ -359,7 +360,7 @@ def ground_truth_case_page(request, code: str):
         request, case=case, versions=versions, current=current, initial=initial, can_edit=can_edit,
         signed_version=next((v for v in versions if v.signed_off), None),
         statuses=MARGIN_STATUSES, faces=FACES, outlines=outlines, studies=studies,
-        face_rows=[(f, (initial.get("face_status") or {}).get(f, "")) for f in FACES],
+        face_rows=[(f, (initial.get("face_status") or {}).get(f, ""), name) for f, name in face_names(case=case).items()],
         slices=case.grid.shape[0], viewer_url=reverse("case-page", kwargs={"code": case.code})))
 
 

@@ -14,6 +14,7 @@ import warnings
 import zipfile
 from typing import IO, Any
 
+from cases.orientation import face_names_for_codes
 from petctweb.csv_safety import csv_writer
 from studies.models import FACES
 from studies.results.report import mrmc_data
@@ -55,6 +56,7 @@ READS_COLUMNS = [
     "truth_version", "model", "model_status", "model_positive", "model_closest_mm", "model_score",
     "model_interval_low_mm", "model_interval_high_mm", "model_indeterminate", "model_fold_closest_mm", "comment",
     "case_code", "unit", "slice_index",  # lamella studies: "case" is the unit, of case case_code at slice_index
+    "face_names",  # "+x=lateral;-x=medial;..." from the case's newest specimen orientation, at export time
 ]
 
 
@@ -78,6 +80,7 @@ def _model_confidence_cells(model) -> list:
 def reads_csv(table: StudyTable) -> str:
     """Every version of every call (``final`` = the version the statistics use), with truth and model."""
     by_code = {c.code: c for c in table.cases}
+    names = face_names_for_codes(codes={r.get("case_code", r["case"]) for r in table.all_reads})
     buffer = io.StringIO()
     writer = csv_writer(buffer)
     writer.writerow(READS_COLUMNS)
@@ -96,6 +99,7 @@ def reads_csv(table: StudyTable) -> str:
             _blank(model.closest_mm) if model else "", model.score if model else "",
             *_model_confidence_cells(model), r["comment"], r.get("case_code", r["case"]), r.get("unit", ""),
             _blank(r.get("slice_index")),
+            ";".join(f"{face}={name}" for face, name in names.get(r.get("case_code", r["case"]), {}).items()),
         ])
     return buffer.getvalue()
 

@@ -14,7 +14,6 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from studies.results.published import published_section
 from studies.results.report_calls import (
     accuracy_section,
     agreement_section,
@@ -168,7 +167,6 @@ def build_report(*, table: StudyTable, load_mask: MaskLoader | None = None, cach
         "segmentation": segmentation_section(table=table, loader=load_mask, cache=cache),
     }
     out = jsonable(report)
-    out["published"] = published_section(out)
     out["not_computable"] = [item for section in ("accuracy", "per_face", "roc", "agreement", "comparisons",
                                                   "segmentation")
                              for item in collect_not_computable(out[section], section)]

@@ -8,6 +8,7 @@ from studies.selectors.context import (
     reader_context,
     session_context_key,
     session_is_open,
+    session_next_assignment,
     session_next_case,
     waiting_message,
 )
@@ -29,6 +30,7 @@ from studies.selectors.studies import (
     study_reader_usernames,
     study_summary,
 )
+from studies.selectors.units import reading_unit_for, reading_unit_payload, study_units
 from studies.selectors.worklist import (
     AssignmentRow,
     SessionProgress,
@@ -36,6 +38,7 @@ from studies.selectors.worklist import (
     session_progress,
     study_progress,
     worklist_next_code,
+    worklist_next_item,
 )
 
 __all__ = [
@@ -45,4 +48,5 @@ __all__ = [
     "reader_worklist", "session_context_key", "session_is_open", "session_next_case", "session_progress",
     "study_case_codes", "study_final_reads", "study_list", "study_progress", "study_reader_exists",
     "study_reader_usernames", "study_reads", "study_summary", "waiting_message", "worklist_next_code",
+    "worklist_next_item", "session_next_assignment", "reading_unit_for", "reading_unit_payload", "study_units",
 ]

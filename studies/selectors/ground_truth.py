@@ -45,6 +45,7 @@ def ground_truth_payload(gt: GroundTruth) -> dict:
         "tumour_type": gt.tumour_type,
         "segmentation_id": gt.segmentation_id,
         "slice_index": gt.slice_index,
+        "section_status": gt.section_status,
         "notes": gt.notes,
         "correction_reason": gt.correction_reason,
         "source": gt.source,

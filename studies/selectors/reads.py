@@ -6,6 +6,16 @@ from django.db.models import QuerySet
 
 from studies.models import Read, Study
 
+OUTSIDE_STUDIES = "outside studies"
+
+
+def read_context_label(read: Read) -> str:
+    """Where a call was made, in words: a study session, or outside any study (never counted in a study)."""
+    if read.study_id is None:
+        return OUTSIDE_STUDIES
+    session = f", session {read.session.number}" if read.session_id else ""
+    return f"study {read.study.name}{session}"
+
 
 def read_payload(read: Read) -> dict:
     return {
@@ -13,7 +23,12 @@ def read_payload(read: Read) -> dict:
         "case": read.case.code,
         "reader": read.reader.get_username(),
         "study_id": read.study_id,
+        "context": "study" if read.study_id else "outside_studies",
+        "context_label": read_context_label(read),
         "session": read.session.number if read.session_id else None,
+        "unit": read.unit_id,
+        "unit_label": read.unit.label if read.unit_id else None,
+        "slice_index": read.unit.slice_index if read.unit_id else None,
         "aided": read.aided,
         "status": read.status,
         "confidence": read.confidence,
@@ -29,7 +44,7 @@ def read_payload(read: Read) -> dict:
 
 
 def study_reads(*, study: Study) -> QuerySet[Read]:
-    return (Read.objects.filter(study=study).select_related("case", "reader", "session")
+    return (Read.objects.filter(study=study).select_related("case", "reader", "session", "study", "unit")
             .order_by("reader__username", "session__number", "case__code", "version"))
 
 

@@ -21,6 +21,9 @@ class AssignmentRow:
     opened_at: datetime | None
     submitted_at: datetime | None
     link: bool = False  # the reader may open it from the worklist now
+    unit_id: int | None = None  # lamella studies: the unit (a slice of the case)
+    unit_label: str = ""
+    slice_index: int | None = None
 
 
 @dataclass
@@ -32,6 +35,7 @@ class SessionProgress:
     message: str
     rows: list[AssignmentRow]
     next_code: str | None
+    next_unit_id: int | None = None
     current: bool = False  # the session the reader stands in now (its called cases can be reopened)
 
     @property
@@ -46,37 +50,42 @@ class SessionProgress:
             "opens_at": s.opens_at.isoformat() if s.opens_at else None,
             "completed_at": s.completed_at.isoformat() if s.completed_at else None,
             "next_case": self.next_code,
+            "next_unit": self.next_unit_id,
         }
 
 
 def session_progress(*, session: ReadingSession, with_rows: bool = True, now: datetime | None = None,
                      earlier_done: set[int] | None = None) -> SessionProgress:
-    """Progress through one session; ``earlier_done``: case ids called in the previous session."""
+    """Progress through one session; ``earlier_done``: item ids (case ids; lamella studies: unit ids)
+    called in the previous session."""
     now = now or timezone.now()
     study = session.study
-    firsts = {r.case_id: r for r in Read.objects.filter(session=session, amends__isnull=True)}
-    assignments = list(session.assignments.select_related("case").order_by("position"))
+    item = _item_id(study)
+    firsts = {item(r): r for r in Read.objects.filter(session=session, amends__isnull=True)}
+    assignments = list(session.assignments.select_related("case", "unit").order_by("position"))
     is_open = session_is_open(session, now)
     rows: list[AssignmentRow] = []
-    next_code = None
+    next_code = next_unit = None
     for a in assignments:
-        read = firsts.get(a.case_id)
+        read = firsts.get(item(a))
         if read is not None:
             state = "done"
         elif not study.is_open:
             state = "closed"
         elif not is_open:
             state = "waiting"
-        elif earlier_done is not None and a.case_id not in earlier_done:
+        elif earlier_done is not None and item(a) not in earlier_done:
             state = "blocked"  # its unaided read comes first
         elif next_code is None:
-            state, next_code = "next", a.case.code
+            state, next_code, next_unit = "next", a.case.code, a.unit_id
         else:
             state = "todo"
         if with_rows:
             rows.append(AssignmentRow(position=a.position + 1, code=a.case.code, state=state,
                                       read_id=read.pk if read else None, opened_at=a.opened_at,
-                                      submitted_at=read.submitted_at if read else None))
+                                      submitted_at=read.submitted_at if read else None, unit_id=a.unit_id,
+                                      unit_label=a.unit.label if a.unit_id else "",
+                                      slice_index=a.unit.slice_index if a.unit_id else None))
     done = len(firsts)
     if not study.is_open:
         state, message = "closed", "The study is closed."
@@ -87,7 +96,14 @@ def session_progress(*, session: ReadingSession, with_rows: bool = True, now: da
     else:
         state, message = "open", f"{len(assignments) - done} case(s) to read."
     return SessionProgress(session=session, state=state, total=len(assignments), done=done, message=message,
-                           rows=rows, next_code=next_code)
+                           rows=rows, next_code=next_code, next_unit_id=next_unit)
+
+
+def _item_id(study: Study):
+    """What one worklist line is: the case, or in a lamella study the unit."""
+    if study.reads_lamellae:
+        return lambda obj: obj.unit_id
+    return lambda obj: obj.case_id
 
 
 def reader_worklist(*, user, study: Study, with_rows: bool = True) -> list[SessionProgress]:
@@ -97,7 +113,8 @@ def reader_worklist(*, user, study: Study, with_rows: bool = True) -> list[Sessi
     for session in sessions:
         item = session_progress(session=session, with_rows=with_rows, earlier_done=earlier)
         progress.append(item)
-        earlier = set(Read.objects.filter(session=session, amends__isnull=True).values_list("case_id", flat=True))
+        field = "unit_id" if study.reads_lamellae else "case_id"
+        earlier = set(Read.objects.filter(session=session, amends__isnull=True).values_list(field, flat=True))
     started = [p for p in progress if p.state != "waiting"]
     if started:
         started[-1].current = True
@@ -111,6 +128,11 @@ def reader_worklist(*, user, study: Study, with_rows: bool = True) -> list[Sessi
 def worklist_next_code(progress: list[SessionProgress]) -> str | None:
     """The case to read next: the first open case in session order (resume where the reader left off)."""
     return next((p.next_code for p in progress if p.next_code), None)
+
+
+def worklist_next_item(progress: list[SessionProgress]) -> tuple[str, int | None] | None:
+    """(case code, unit id or None) to read next, as :func:`worklist_next_code`."""
+    return next(((p.next_code, p.next_unit_id) for p in progress if p.next_code), None)
 
 
 def study_progress(*, study: Study) -> list[dict]:

@@ -28,7 +28,8 @@ def _number(value, what: str, *, minimum: float = 0.0) -> float | None:
 
 
 def validated_truth(*, case: Case, margin_status: str, closest_distance_mm, face_status: dict | None,
-                     tumour_type: str, segmentation_id: int | None, slice_index) -> dict:
+                     tumour_type: str, segmentation_id: int | None, slice_index,
+                     section_status: dict | None = None) -> dict:
     if margin_status not in MARGIN_STATUSES:
         raise DomainError("margin status must be positive, close or negative", code="invalid")
     distance = _number(closest_distance_mm, "closest distance (mm)")
@@ -65,24 +66,48 @@ def validated_truth(*, case: Case, margin_status: str, closest_distance_mm, face
             raise DomainError(f"slice index must be between 0 and {slices - 1}", code="invalid")
     return {"margin_status": margin_status, "closest_distance_mm": distance,
             "face_status": {f: faces[f] for f in FACES if f in faces}, "tumour_type": (tumour_type or "").strip(),
-            "segmentation": segmentation, "slice_index": index}
+            "segmentation": segmentation, "slice_index": index,
+            "section_status": validated_sections(case=case, section_status=section_status)}
+
+
+def validated_sections(*, case: Case, section_status: dict | None) -> dict[str, str]:
+    """Margin status of further pathology sections by axial slice (lamella studies read them)."""
+    if section_status is None:
+        return {}
+    if not isinstance(section_status, dict):
+        raise DomainError("section status must map slice indices to positive, close or negative", code="invalid")
+    slices = case.grid.shape[0]
+    sections: dict[int, str] = {}
+    for key, value in section_status.items():
+        try:
+            k = int(key)
+        except (TypeError, ValueError) as exc:
+            raise DomainError(f"section '{key}': the slice index must be a whole number", code="invalid") from exc
+        if not 0 <= k < slices:
+            raise DomainError(f"section slice {k} is out of range: the working grid has axial slices 0 to "
+                              f"{slices - 1}", code="slice_out_of_range")
+        if value not in MARGIN_STATUSES:
+            raise DomainError(f"section slice {k}: status must be positive, close or negative", code="invalid")
+        sections[k] = value
+    return {str(k): sections[k] for k in sorted(sections)}
 
 
 def gt_audit_detail(*, gt: GroundTruth) -> dict:
     return {"version": gt.version, "margin_status": gt.margin_status, "closest_distance_mm": gt.closest_distance_mm,
             "face_status": gt.face_status, "tumour_type": gt.tumour_type, "segmentation_id": gt.segmentation_id,
-            "slice_index": gt.slice_index, "supersedes": gt.supersedes_id, "source": gt.source,
+            "slice_index": gt.slice_index, "section_status": gt.section_status, "supersedes": gt.supersedes_id, "source": gt.source,
             "correction_reason": gt.correction_reason}
 
 
 def ground_truth_record(*, user, case: Case, margin_status: str, closest_distance_mm=None,
                         face_status: dict | None = None, tumour_type: str = "", segmentation_id: int | None = None,
-                        slice_index=None, notes: str = "", correction_reason: str = "") -> GroundTruth:
+                        slice_index=None, notes: str = "", correction_reason: str = "",
+                        section_status: dict | None = None) -> GroundTruth:
     """The first version of a case's ground truth, or a correction of the signed-off current one."""
     require_pathologist(user)
     values = validated_truth(case=case, margin_status=margin_status, closest_distance_mm=closest_distance_mm,
                               face_status=face_status, tumour_type=tumour_type, segmentation_id=segmentation_id,
-                              slice_index=slice_index)
+                              slice_index=slice_index, section_status=section_status)
     with transaction.atomic():
         Case.objects.select_for_update().filter(pk=case.pk).exists()
         current = GroundTruth.objects.filter(case=case).order_by("-version").first()
@@ -103,13 +128,13 @@ def ground_truth_record(*, user, case: Case, margin_status: str, closest_distanc
 
 def ground_truth_update(*, user, ground_truth: GroundTruth, margin_status: str, closest_distance_mm=None,
                         face_status: dict | None = None, tumour_type: str = "", segmentation_id: int | None = None,
-                        slice_index=None, notes: str = "") -> GroundTruth:
+                        slice_index=None, notes: str = "", section_status: dict | None = None) -> GroundTruth:
     """Edit a version that is not signed off yet; a signed-off version is never changed."""
     require_pathologist(user)
     case = ground_truth.case
     values = validated_truth(case=case, margin_status=margin_status, closest_distance_mm=closest_distance_mm,
                               face_status=face_status, tumour_type=tumour_type, segmentation_id=segmentation_id,
-                              slice_index=slice_index)
+                              slice_index=slice_index, section_status=section_status)
     with transaction.atomic():
         locked = GroundTruth.objects.select_for_update().get(pk=ground_truth.pk)
         if locked.signed_off:
@@ -146,7 +171,7 @@ def ground_truth_sign_off(*, user, ground_truth: GroundTruth) -> GroundTruth:
 def ground_truth_save_and_sign_off(*, user, case: Case, margin_status: str, closest_distance_mm=None,
                                    face_status: dict | None = None, tumour_type: str = "",
                                    segmentation_id: int | None = None, slice_index=None, notes: str = "",
-                                   correction_reason: str = "") -> GroundTruth:
+                                   correction_reason: str = "", section_status: dict | None = None) -> GroundTruth:
     """Save the pathologist's values and sign them off in one step, or neither.
 
     A draft current version is edited; otherwise a first version (or a correction of the signed-off
@@ -154,7 +179,7 @@ def ground_truth_save_and_sign_off(*, user, case: Case, margin_status: str, clos
     """
     values = {"margin_status": margin_status, "closest_distance_mm": closest_distance_mm,
               "face_status": face_status, "tumour_type": tumour_type, "segmentation_id": segmentation_id,
-              "slice_index": slice_index, "notes": notes}
+              "slice_index": slice_index, "notes": notes, "section_status": section_status}
     with transaction.atomic():
         current = GroundTruth.objects.select_for_update().filter(case=case).order_by("-version").first()
         if current is not None and not current.signed_off:

@@ -13,7 +13,7 @@ from cases.models import Case
 from inference.models import Segmentation
 from petctweb.errors import DomainError
 from petctweb.roles import READER, user_roles
-from studies.models import FACES, MARGIN_STATUSES, Assignment, Read, ReadingSession
+from studies.models import FACES, MARGIN_STATUSES, Assignment, Read, ReadingSession, ReadingUnit
 from studies.selectors import ReaderContext, reader_context
 from studies.services._checks import require_admin, require_open
 
@@ -42,14 +42,15 @@ def reading_session_schedule(*, session: ReadingSession, user, opens_at: datetim
     return session
 
 
-def assignment_open(*, user, case: Case) -> ReaderContext:
-    """The reader opens a case from the worklist: remember when, for the read's timestamps."""
-    context = reader_context(user=user, case=case)
+def assignment_open(*, user, case: Case, unit: ReadingUnit | None = None) -> ReaderContext:
+    """The reader opens a case (lamella studies: a unit) from the worklist: remember when, for the read's
+    timestamps."""
+    context = reader_context(user=user, case=case, unit=unit)
     if context.state == "hidden":
         raise DomainError(f"case {case.code} is not in your assignments", code="not_assigned", http_status=404)
     if context.session is not None and context.state == "open":
-        updated = Assignment.objects.filter(session=context.session, case=case, opened_at__isnull=True).update(
-            opened_at=timezone.now())
+        updated = Assignment.objects.filter(session=context.session, case=case, unit=context.unit,
+                                            opened_at__isnull=True).update(opened_at=timezone.now())
         if updated:
             audit_record(actor=user, action="read.open", object_type="reading_session", object_id=context.session.pk,
                          case_code=case.code, detail={"study_id": context.study.pk, "session": context.session.number})
@@ -81,17 +82,28 @@ def _validated_call(*, case: Case, user, status: str, confidence: int, face_call
     return {f: faces[f] for f in FACES if f in faces}, segmentation
 
 
-def _locked_context(*, user, case: Case) -> ReaderContext:
+def _locked_context(*, user, case: Case, unit: ReadingUnit | None) -> ReaderContext:
     """The reader's context, re-read under a lock on their session row.
 
     Closing a study locks every session row of it, so a call and the closing are serialised while
     readers never wait for each other (SQLite serialises all writes anyway).
     """
-    context = reader_context(user=user, case=case)
+    context = reader_context(user=user, case=case, unit=unit)
     if context.session is None:
         return context
     list(ReadingSession.objects.select_for_update().filter(pk=context.session.pk).values_list("pk", flat=True))
-    return reader_context(user=user, case=case)
+    return reader_context(user=user, case=case, unit=unit)
+
+
+def _check_unit(context: ReaderContext, case: Case, unit: ReadingUnit | None) -> None:
+    """A lamella study's call names its unit; other calls name none."""
+    lamellae = context.study is not None and context.study.reads_lamellae
+    if lamellae and unit is None:
+        raise DomainError(f"study '{context.study.name}' reads lamellae: give the unit (the reading unit id) "
+                          f"you are calling on case {case.code}", code="unit_required")
+    if unit is not None and not lamellae:
+        raise DomainError(f"case {case.code} is not read by lamella here; call it without a unit",
+                          code="invalid")
 
 
 def _refuse_call(context: ReaderContext, case: Case) -> None:
@@ -107,27 +119,29 @@ def _refuse_call(context: ReaderContext, case: Case) -> None:
 
 
 def read_submit(*, user, case: Case, status: str, confidence: int, face_calls: dict | None = None, comment: str = "",
-                time_spent_s: float = 0.0, segmentation_id: int | None = None) -> Read:
+                time_spent_s: float = 0.0, segmentation_id: int | None = None,
+                unit: ReadingUnit | None = None) -> Read:
     if READER not in user_roles(user):
         raise DomainError("only readers make margin calls", code="forbidden", http_status=403)
     faces, segmentation = _validated_call(case=case, user=user, status=status, confidence=confidence,
                                           face_calls=face_calls, time_spent_s=time_spent_s,
                                           segmentation_id=segmentation_id)
     with transaction.atomic():
-        context = _locked_context(user=user, case=case)
+        context = _locked_context(user=user, case=case, unit=unit)
         _refuse_call(context, case)
+        _check_unit(context, case, unit)
         if context.read is not None:
             message = (f"you already submitted a call for case {case.code} in this "
                        f"{'session' if context.session else 'context'}; amend it instead")
             if context.next_session is not None:
                 message += f". {context.message}"
             raise ReadExists(message, read_id=context.read.pk)
-        assignment = (Assignment.objects.filter(session=context.session, case=case).first()
+        assignment = (Assignment.objects.filter(session=context.session, case=case, unit=context.unit).first()
                       if context.session else None)
         try:
             with transaction.atomic():
                 read = Read.objects.create(
-                    case=case, reader=user, study=context.study, session=context.session,
+                    case=case, reader=user, study=context.study, session=context.session, unit=context.unit,
                     context_key=context.context_key, aided=context.can_see_model, status=status,
                     confidence=confidence, face_calls=faces, comment=comment or "", time_spent_s=float(time_spent_s),
                     segmentation=segmentation, version=1, opened_at=assignment.opened_at if assignment else None,
@@ -146,14 +160,16 @@ def read_submit(*, user, case: Case, status: str, confidence: int, face_calls: d
 
 def _read_audit_detail(read: Read) -> dict:
     return {"study_id": read.study_id, "session": read.session.number if read.session_id else None,
+            "unit_id": read.unit_id,
             "aided": read.aided, "status": read.status, "confidence": read.confidence, "face_calls": read.face_calls,
             "time_spent_s": read.time_spent_s, "segmentation_id": read.segmentation_id, "version": read.version,
             "amends": read.amends_id}
 
 
 def _complete_session_if_done(session: ReadingSession) -> None:
-    remaining = session.assignments.exclude(
-        case__in=Read.objects.filter(session=session, amends__isnull=True).values("case")).exists()
+    field = "unit" if session.study.reads_lamellae else "case"
+    remaining = session.assignments.exclude(**{
+        f"{field}__in": Read.objects.filter(session=session, amends__isnull=True).values(field)}).exists()
     if remaining or session.completed_at is not None:
         return
     now = timezone.now()
@@ -171,7 +187,8 @@ def _complete_session_if_done(session: ReadingSession) -> None:
 
 
 def read_amend(*, user, case: Case, read_id: int, status: str, confidence: int, face_calls: dict | None = None,
-               comment: str = "", time_spent_s: float = 0.0, segmentation_id: int | None = None) -> Read:
+               comment: str = "", time_spent_s: float = 0.0, segmentation_id: int | None = None,
+               unit: ReadingUnit | None = None) -> Read:
     faces, segmentation = _validated_call(case=case, user=user, status=status, confidence=confidence,
                                           face_calls=face_calls, time_spent_s=time_spent_s,
                                           segmentation_id=segmentation_id)
@@ -179,7 +196,8 @@ def read_amend(*, user, case: Case, read_id: int, status: str, confidence: int, 
         original = Read.objects.filter(pk=read_id, case=case, reader=user).select_related("session").first()
         if original is None:
             raise DomainError(f"no call {read_id} of yours on case {case.code}", code="not_found", http_status=404)
-        context = _locked_context(user=user, case=case)
+        unit = unit or original.unit  # an amendment is of the same lamella
+        context = _locked_context(user=user, case=case, unit=unit)
         _refuse_call(context, case)
         if original.context_key != context.context_key:
             raise DomainError("that call belongs to an earlier reading session, which can no longer be amended",
@@ -194,7 +212,7 @@ def read_amend(*, user, case: Case, read_id: int, status: str, confidence: int, 
         try:
             with transaction.atomic():
                 read = Read.objects.create(
-                    case=case, reader=user, study=original.study, session=original.session,
+                    case=case, reader=user, study=original.study, session=original.session, unit=original.unit,
                     context_key=original.context_key, aided=context.can_see_model, status=status,
                     confidence=confidence, face_calls=faces, comment=comment or "", time_spent_s=float(time_spent_s),
                     segmentation=segmentation, version=original.version + 1, amends=original,

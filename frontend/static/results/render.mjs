@@ -1,6 +1,7 @@
 // HTML for each section of the results dashboard from the report JSON (pure functions, no DOM).
 
 import { forestSvg, kappaColour, rocSvg } from "./charts.mjs";
+import { publishedHtml } from "./published.mjs";
 import { MODEL_COLOUR, ciText, colourFor, esc, estimate, hasInterval, isNC, meanSd, nc, num, pValue } from "./format.mjs";
 
 const METRICS = ["sensitivity", "specificity", "ppv", "npv", "accuracy", "f1"];
@@ -251,6 +252,7 @@ export function methodsHtml(report) {
 export const SECTIONS = {
   completeness: completenessHtml,
   accuracy: accuracyHtml,
+  published: publishedHtml,
   roc: rocHtml,
   forest: forestHtml,
   agreement: agreementHtml,

@@ -21,6 +21,7 @@ import { toolsPanel, displayPanel, overlayPanel, marginPanel, helpPanel } from "
 import { crc32, countNonzero } from "./maskcodec.mjs";
 import { formatMm } from "./ruler.mjs";
 import { h } from "./dom.mjs";
+import { applyLamella } from "./lamella.mjs";
 
 const VIEW_TITLES = { axial: "Axial", coronal: "Coronal", sagittal: "Sagittal" };
 const FINISHED_RUNS = new Set(["succeeded", "success", "done", "completed", "finished", "failed", "error", "cancelled"]);
@@ -271,6 +272,8 @@ async function main() {
       setStatus(`Autosave of the draft failed: ${err.detail || err.message}`, "warning");
     }
   });
+  const lamellaCaption = applyLamella(viewer, rc, views.axial.slider); // lamella studies: that slice first
+  if (lamellaCaption) caseInfo.append(h("span", { class: "pv-muted", testid: "lamella-info" }, ` · ${lamellaCaption}`));
   updateAll();
   viewer.firstImage.then((ms) => (timings.firstImageMs = ms));
 
