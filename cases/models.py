@@ -102,6 +102,27 @@ class SpecimenSurface(models.Model):
         return f"specimen surface {self.case_id} v{self.version} ({self.source})"
 
 
+class SpecimenOrientation(models.Model):
+    """One version of how a case's specimen lay in the scanner: which scanner face (+x .. -z, patient
+    LPS) is superior, lateral, anterior ... ``mapping`` holds face -> anatomical name for every face
+    the orientation fixes. Rows are never changed; the newest version names the faces everywhere."""
+
+    case = models.ForeignKey(Case, related_name="orientations", on_delete=models.CASCADE)
+    version = models.PositiveIntegerField()
+    mapping = models.JSONField()
+    convention = models.CharField(max_length=64, blank=True)  # site suture convention used, if any
+    markers = models.JSONField(default=dict, blank=True)  # e.g. {"short suture": "+z"} under a convention
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version", "-id"]
+        constraints = [models.UniqueConstraint(fields=["case", "version"], name="unique_specimen_orientation_version")]
+
+    def __str__(self) -> str:
+        return f"specimen orientation {self.case_id} v{self.version}"
+
+
 class IngestStage(models.TextChoices):
     """Where an upload or a received study is until it is a case (then its inference run says the rest)."""
 

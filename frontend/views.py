@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -28,7 +29,8 @@ def case_list_page(request):
 def upload_page(request):
     if not is_study_admin(request.user):
         raise PermissionDenied("Only study administrators may upload cases.")
-    return render(request, "frontend/upload.html", {"role": primary_role(request.user)})
+    return render(request, "frontend/upload.html", {"role": primary_role(request.user),
+                                                    "chunk_bytes": settings.PETCTWEB_UPLOAD_CHUNK_BYTES})
 
 
 @login_required

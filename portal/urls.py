@@ -37,6 +37,7 @@ case_patterns = [
     path("api/uploads/<str:token>/complete/", uploads.UploadSessionCompleteApi.as_view(), name="api-upload-complete"),
     path("api/ingests/", uploads.IngestListApi.as_view(), name="api-ingest-list"),
     path("api/cases/<str:code>/", cases.CaseDetailApi.as_view(), name="api-case-detail"),
+    path("api/cases/<str:code>/state/", cases.CaseStateApi.as_view(), name="api-case-state"),
     path("api/cases/<str:code>/volumes/<str:kind>/", cases.CaseVolumeApi.as_view(), name="api-case-volume"),
     path("api/cases/<str:code>/segmentations/", segmentations.SegmentationListApi.as_view(),
          name="api-segmentations"),

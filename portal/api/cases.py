@@ -16,11 +16,14 @@ from cases.models import Case
 from cases.selectors import case_volume
 from cases.services import case_import
 from cases.upload import check_upload_size, save_uploaded_files
+from cases.upload_sessions import upload_session_from_files
 from cases.volume_http import volume_response
 from inference.selectors import model_segmentation_latest
 from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole, IsStudyAdmin
 from portal.access_policy import case_access, case_get_for_user, ensure_model_visible
+from portal.api.uploads import upload_payload
+from portal.ingest_state import case_state
 from portal.payloads import case_detail, case_summaries_for, case_summary
 
 
@@ -44,15 +47,35 @@ class CaseDetailApi(APIView):
                            can_see_ground_truth=access.can_see_ground_truth))
 
 
+class CaseStateApi(APIView):
+    """The case's live state (imported, queued, segmenting, done, failed) for polling; no audit entry per poll."""
+
+    permission_classes = [HasAnyRole]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, code: str):
+        case = case_get_for_user(code=code, user=request.user)
+        return Response(case_state(case, can_see_model=case_access(user=request.user, case=case).can_see_model))
+
+
 class CaseUploadApi(APIView):
-    """Upload DICOM files (several files, a folder's files or a .zip) as multipart field 'files'."""
+    """Upload DICOM files (several files, a folder's files or a .zip) as multipart field 'files'.
+
+    Imported within the request (201 with the cases) for scripts that want the answer at once; with
+    ``?async=1`` stored and ingested by a worker (202 with the upload's state URL). Browsers use the
+    resumable chunked uploads of ``portal.api.uploads``.
+    """
 
     permission_classes = [IsStudyAdmin]
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": {"type": "object"}}, responses={201: dict})
+    @extend_schema(request={"multipart/form-data": {"type": "object"}}, responses={201: dict, 202: dict})
     def post(self, request):
         check_upload_size(content_length=request.META.get("CONTENT_LENGTH"))
+        if request.query_params.get("async") in ("1", "true"):
+            # Stored now, ingested by a worker (default queue); follow it at the returned upload's URL.
+            session = upload_session_from_files(user=request.user, files=request.FILES.getlist("files"))
+            return Response(upload_payload(session), status=status.HTTP_202_ACCEPTED)
         with tempfile.TemporaryDirectory(prefix="petctweb-upload-") as folder:
             saved = save_uploaded_files(files=request.FILES.getlist("files"), target=Path(folder))
             # A single file may be a .zip: import it as such rather than as one file of a folder.

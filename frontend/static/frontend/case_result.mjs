@@ -35,7 +35,15 @@ function renderRun(run) {
   statusBox.append(line);
 }
 
+// Scanner face -> anatomical name from the newest specimen orientation (renamed at display time).
+let faceNames = {};
+const faceName = (face) => (faceNames[face] && faceNames[face] !== face ? `${faceNames[face]} (${face})` : face);
+let lastMargin = null;
+let lastExports = null;
+
 function renderMargin(margin, exports) {
+  lastMargin = margin;
+  lastExports = exports;
   tableBox.replaceChildren();
   if (!margin) return;
   const dl = el("dl", { className: "kv" });
@@ -47,9 +55,11 @@ function renderMargin(margin, exports) {
     ["SUVmax / SUVmean", `${fmt(margin.suv_max)} / ${fmt(margin.suv_mean)}`],
     ["Model", margin.model_version],
   ];
-  for (const [face, mm] of Object.entries(margin.faces || {})) rows.push([`Face ${face}`, fmt(mm, 2, " mm")]);
-  for (const [key, value] of rows) {
-    dl.append(el("dt", {}, key));
+  for (const [face, mm] of Object.entries(margin.faces || {})) rows.push([`Face ${faceName(face)}`, fmt(mm, 2, " mm"), `page-face-${face}`]);
+  for (const [key, value, testid] of rows) {
+    const dt = el("dt", {}, key);
+    if (testid) dt.dataset.testid = testid;
+    dl.append(dt);
     const dd = el("dd", {}, String(value));
     if (key === "Margin status") dd.dataset.testid = "margin-status";
     dl.append(dd);
@@ -66,6 +76,7 @@ async function refresh() {
   const response = await fetch(config.apiBase, { headers: { Accept: "application/json" } });
   if (!response.ok) return null;
   const detail = await response.json();
+  faceNames = detail.face_names || faceNames;
   renderRun(detail.model);
   renderMargin(detail.margin, detail.exports);
   return detail;
@@ -94,6 +105,11 @@ if (button) {
 }
 
 const initial = JSON.parse(document.getElementById("case-detail").textContent);
+faceNames = initial.face_names || {};
+document.addEventListener("petct:facenames", (e) => {
+  faceNames = e.detail || {};
+  renderMargin(lastMargin, lastExports);
+});
 renderRun(initial.model);
 renderMargin(initial.margin, initial.exports);
 if (initial.model && ["queued", "running"].includes(initial.model.status)) poll();

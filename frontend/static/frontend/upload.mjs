@@ -1,9 +1,19 @@
-// Upload page: collect dropped folders/files/zips and POST them with a progress bar.
+// Upload page: collect dropped folders/files/zips and send them as one resumable, chunked upload.
+// The server stores the bytes by offset (/api/uploads/); a dropped connection resumes from the
+// server's offset instead of starting again. After "complete" the ingest runs in a worker and the
+// page polls the upload's state (checking, de-identifying, resampling, queued, segmenting, done).
+
+import { retryDelayMs, sliceFiles } from "./upload_chunks.mjs";
 
 const csrf = document.querySelector("input[name=csrfmiddlewaretoken]").value;
 const statusLine = document.getElementById("upload-status");
 const bar = document.getElementById("upload-progress");
+const stateLine = document.getElementById("upload-state");
 const results = document.getElementById("upload-results");
+const zone = document.getElementById("dropzone");
+const CHUNK_BYTES = Number(zone.dataset.chunkBytes) || 8 * 1024 * 1024;
+const RETRIES = 8;
+const POLL_MS = 1000;
 
 async function filesFromEntry(entry, out) {
   if (entry.isFile) {
@@ -29,48 +39,133 @@ async function filesFromDrop(event) {
   return [...event.dataTransfer.files];
 }
 
-function upload(files) {
-  if (!files.length) return;
-  const form = new FormData();
-  for (const file of files) form.append("files", file, file.name);
-  const request = new XMLHttpRequest();
-  request.open("POST", "/api/cases/upload/");
-  request.setRequestHeader("X-CSRFToken", csrf);
-  bar.hidden = false;
-  bar.value = 0;
-  statusLine.textContent = `Uploading ${files.length} file(s)…`;
-  request.upload.onprogress = (event) => {
-    if (event.lengthComputable) bar.value = (100 * event.loaded) / event.total;
-    if (event.loaded === event.total) statusLine.textContent = "Importing: reading DICOM, de-identifying, resampling…";
-  };
-  request.onload = () => {
-    let body = {};
-    try { body = JSON.parse(request.responseText); } catch { body = { detail: request.responseText.slice(0, 300) }; }
-    if (request.status === 201) {
-      statusLine.textContent = `Imported ${body.cases.length} case(s).`;
-      statusLine.className = "status ok";
-      for (const item of body.cases) {
-        const li = document.createElement("li");
-        const link = document.createElement("a");
-        link.href = `/cases/${item.code}/`;
-        link.textContent = item.code;
-        link.dataset.testid = "uploaded-case";
-        li.append(link);
-        results.append(li);
-      }
-    } else {
-      statusLine.textContent = `Upload refused (${request.status}): ${body.detail || "unknown error"}`;
-      statusLine.className = "status error";
-    }
-  };
-  request.onerror = () => {
-    statusLine.textContent = "Upload failed: the server could not be reached.";
-    statusLine.className = "status error";
-  };
-  request.send(form);
+function say(text, kind = "") {
+  statusLine.textContent = text;
+  statusLine.className = `status ${kind}`.trim();
 }
 
-const zone = document.getElementById("dropzone");
+async function api(method, url, body) {
+  const response = await fetch(url, {
+    method,
+    headers: { "X-CSRFToken": csrf, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    credentials: "same-origin",
+  });
+  let data = {};
+  try { data = await response.json(); } catch { data = {}; }
+  return { response, data };
+}
+
+// One chunk by XHR (fetch cannot report upload progress); resolves with the server's offset.
+function sendChunk(url, offset, blob, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("PATCH", url);
+    request.setRequestHeader("X-CSRFToken", csrf);
+    request.setRequestHeader("Upload-Offset", String(offset));
+    request.setRequestHeader("Content-Type", "application/offset+octet-stream");
+    request.upload.onprogress = (event) => onProgress(offset + event.loaded);
+    request.onload = () => {
+      let body = {};
+      try { body = JSON.parse(request.responseText); } catch { body = {}; }
+      if (request.status === 200) resolve(body.offset);
+      else if (request.status >= 500 || request.status === 0 || body.code === "offset_mismatch"
+               || body.code === "incomplete_chunk" || body.code === "busy") {
+        reject(Object.assign(new Error(body.detail || `HTTP ${request.status}`), { retry: true }));
+      } else reject(Object.assign(new Error(body.detail || `HTTP ${request.status}`), { retry: false }));
+    };
+    request.onerror = () => reject(Object.assign(new Error("connection lost"), { retry: true }));
+    request.send(blob);
+  });
+}
+
+async function serverOffset(url) {
+  const response = await fetch(url, { method: "HEAD", credentials: "same-origin", cache: "no-store" });
+  if (!response.ok) throw Object.assign(new Error(`the upload is gone (HTTP ${response.status})`), { retry: false });
+  return Number(response.headers.get("Upload-Offset"));
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+async function sendAll(session, files) {
+  const total = session.total_bytes;
+  let offset = session.offset;
+  let failures = 0;
+  const show = (done) => {
+    bar.value = total ? (100 * done) / total : 100;
+    say(`Uploading ${files.length} file(s): ${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB…`);
+  };
+  show(offset);
+  while (offset < total) {
+    try {
+      offset = await sendChunk(session.url, offset, sliceFiles(files, offset, Math.min(total, offset + CHUNK_BYTES)),
+                               show);
+      failures = 0;
+      show(offset);
+    } catch (error) {
+      if (!error.retry || ++failures > RETRIES) throw error;
+      say(`Connection interrupted; resuming (try ${failures} of ${RETRIES})…`, "warning");
+      await sleep(retryDelayMs(failures));
+      offset = await serverOffset(session.url).catch((lost) => {
+        if (lost.retry === false) throw lost;
+        return offset;
+      });
+      bar.dataset.resumedFrom = String(offset);
+    }
+  }
+}
+
+function showCase(code, url) {
+  if (results.querySelector(`[data-code="${code}"]`)) return;
+  const li = document.createElement("li");
+  const link = document.createElement("a");
+  link.href = url;
+  link.textContent = code;
+  link.dataset.testid = "uploaded-case";
+  link.dataset.code = code;
+  li.append(link);
+  results.append(li);
+}
+
+const FINAL = new Set(["done", "failed", "imported", "duplicate"]);
+
+async function followState(session) {
+  for (;;) {
+    const { response, data } = await api("GET", session.url);
+    if (!response.ok) { say(`Could not read the upload's state: ${data.detail || response.status}`, "error"); return; }
+    stateLine.hidden = false;
+    stateLine.dataset.state = data.state;
+    stateLine.textContent = `State: ${data.state}${data.message ? ` (${data.message})` : ""}`;
+    if (data.case) showCase(data.case, data.case_url);
+    if (data.state === "failed") { say(`Import failed: ${data.message}`, "error"); return; }
+    if (FINAL.has(data.state)) { say(`Imported ${data.cases.length} case(s).`, "ok"); return; }
+    await sleep(POLL_MS);
+  }
+}
+
+async function upload(files) {
+  files = files.filter((file) => file.size > 0);
+  if (!files.length) return;
+  bar.hidden = false;
+  bar.value = 0;
+  stateLine.hidden = true;
+  say(`Preparing ${files.length} file(s)…`);
+  try {
+    const created = await api("POST", "/api/uploads/", { files: files.map((f) => ({ name: f.name, size: f.size })) });
+    if (created.response.status !== 201) throw new Error(created.data.detail || `HTTP ${created.response.status}`);
+    const session = created.data;
+    zone.dataset.session = session.id;
+    await sendAll(session, files);
+    bar.value = 100;
+    say("Upload complete; importing…");
+    const completed = await api("POST", session.complete_url);
+    if (completed.response.status !== 202) throw new Error(completed.data.detail || `HTTP ${completed.response.status}`);
+    await followState(session);
+  } catch (error) {
+    say(`Upload refused: ${error.message}`, "error");
+  }
+}
+
 zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
 zone.addEventListener("dragleave", () => zone.classList.remove("over"));
 zone.addEventListener("drop", async (event) => {

@@ -200,3 +200,17 @@ export function drawBrushOutline(ctx, t, u, v, radiusMm, color) {
 export function drawCentreText(ctx, cssW, cssH, text) {
   label(ctx, text, cssW / 2, cssH / 2, { align: "center", baseline: "middle", color: "#aab2c0" });
 }
+
+/** Ellipse ROI inscribed in the box of image points a, b, with its statistics as a label. */
+export function drawEllipseRoi(ctx, t, a, b, text = "") {
+  const p = imageToScreen(t, Math.min(a.u, b.u), Math.min(a.v, b.v));
+  const q = imageToScreen(t, Math.max(a.u, b.u), Math.max(a.v, b.v));
+  ctx.save();
+  ctx.strokeStyle = "#7cf3ff";
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  ctx.ellipse((p.x + q.x) / 2, (p.y + q.y) / 2, Math.abs(q.x - p.x) / 2, Math.abs(q.y - p.y) / 2, 0, 0, 2 * Math.PI);
+  ctx.stroke();
+  ctx.restore();
+  if (text) label(ctx, text, q.x + 4, p.y, { baseline: "top", color: "#7cf3ff" });
+}

@@ -121,6 +121,8 @@ export function createApi(apiBase, { fetchImpl = (...args) => fetch(...args) } =
     submitRead: (body) => send("POST", `${base}reads/`, body),
     // A corrected specimen surface ({parent_id, shape, encoding, data}); answers {surface, margin}.
     saveSpecimenSurface: (payload) => send("POST", `${base}specimen-surfaces/`, payload),
+    getOrientation: () => send("GET", `${base}orientation/`),
+    saveOrientation: (payload) => send("POST", `${base}orientation/`, payload),
     amendRead: (readId, body) => send("POST", `${base}reads/${encodeURIComponent(readId)}/amend/`, body),
   };
 }

@@ -54,6 +54,7 @@ export function createCallForm({ api, readContext = {}, thresholdMm = 1, beforeS
     h("div", { class: "pv-choices pv-choices--confidence" }, [1, 2, 3, 4, 5].map((n) => radio("pv-confidence", String(n), String(n), `confidence-${n}`))),
   );
   const faceSelects = {};
+  const faceLabels = {};
   const faceTable = h(
     "div",
     { class: "pv-faces" },
@@ -65,7 +66,8 @@ export function createCallForm({ api, readContext = {}, thresholdMm = 1, beforeS
         STATUSES.map((s) => h("option", { value: s }, s)),
       );
       faceSelects[face] = select;
-      return h("label", { class: "pv-face" }, h("span", {}, face), select);
+      faceLabels[face] = h("span", { testid: `face-name-${face}` }, face);
+      return h("label", { class: "pv-face" }, faceLabels[face], select);
     }),
   );
   const faces = h("details", { class: "pv-details", testid: "face-calls" }, h("summary", {}, "Per-face calls (optional)"), faceTable);
@@ -148,5 +150,15 @@ export function createCallForm({ api, readContext = {}, thresholdMm = 1, beforeS
     }
   });
 
-  return { element: form, timer };
+  /** Anatomical face names from the specimen orientation ({"+z": "superior", ...}); the call keeps scanner labels. */
+  const setFaceNames = (names = {}) => {
+    for (const [face, span] of Object.entries(faceLabels)) span.textContent = faceLabel(face, names);
+  };
+  return { element: form, timer, setFaceNames };
+}
+
+/** "Superior (+z)" where the orientation names the face, else "+z". */
+export function faceLabel(face, names = {}) {
+  const name = names?.[face];
+  return name && name !== face ? `${name[0].toUpperCase()}${name.slice(1)} (${face})` : face;
 }

@@ -22,8 +22,10 @@ import { crc32, countNonzero } from "./maskcodec.mjs";
 import { formatMm } from "./ruler.mjs";
 import { h } from "./dom.mjs";
 import { applyLamella } from "./lamella.mjs";
+import { MipView } from "./mip.mjs";
+import { buildView, buildMipView, formatReadout, shortReadout, sideTabs } from "./viewdom.mjs";
+import { layoutBar, roiPanel, surfacePanel, orientationPanel } from "./reading.mjs";
 
-const VIEW_TITLES = { axial: "Axial", coronal: "Coronal", sagittal: "Sagittal" };
 const FINISHED_RUNS = new Set(["succeeded", "success", "done", "completed", "finished", "failed", "error", "cancelled"]);
 
 const timings = { moduleStartMs: MODULE_START, caseLoadedMs: null, firstImageMs: null, volumesLoadedMs: null, readyMs: null };
@@ -77,6 +79,11 @@ const hook = {
       segmentation: hook.session?.current ? { ...hook.session.current } : null,
       canUndo: v.history.canUndo,
       canRedo: v.history.canRedo,
+      editTarget: v.editTarget,
+      specimenRevision: v.specimenRevision,
+      rois: v.rois.map((r) => ({ view: r.view, slice: r.slice, ...r.stats })),
+      layout: hook.layout ? hook.layout.state : null,
+      cinePlaying: hook.layout ? hook.layout.playing : false,
     };
   },
 };
@@ -92,27 +99,6 @@ function readConfig() {
   const node = document.getElementById("viewer-config");
   if (!node) throw new Error('missing <script id="viewer-config"> (json_script)');
   return JSON.parse(node.textContent);
-}
-
-function buildView(view) {
-  const canvas = h("canvas", { testid: `canvas-${view}`, tabindex: "0", "aria-label": `${VIEW_TITLES[view]} view` });
-  const slider = h("input", { type: "range", min: "0", max: "0", step: "1", value: "0", testid: `slider-${view}`, "aria-label": `${VIEW_TITLES[view]} slice` });
-  const label = h("span", { class: "pv-view__slice", testid: `slice-${view}` }, "–");
-  const body = h("div", { class: "pv-view__body" }, canvas);
-  const element = h("div", { class: `pv-view pv-view--${view}`, dataset: { view }, testid: `view-${view}` }, h("div", { class: "pv-view__head" }, h("span", { class: "pv-view__name" }, VIEW_TITLES[view]), slider, label), body);
-  return { canvas, slider, label, body, element };
-}
-
-function formatReadout(p) {
-  if (!p) return "Move the pointer over an image for position and values.";
-  const [x, y, z] = p.mm.map((v) => v.toFixed(1));
-  const parts = [`x ${x}  y ${y}  z ${z} mm`, `voxel [${p.kji.join(", ")}]`];
-  if (p.hu !== null) parts.push(`CT ${p.hu} HU`);
-  if (p.pet !== null) parts.push(p.petUnits === "SUV" ? `PET ${p.pet.toFixed(2)} SUV` : `PET ${Math.round(p.pet).toLocaleString()} Bq/ml`);
-  if (p.uncertainty !== null) parts.push(`uncertainty ${p.uncertainty.toFixed(2)}`);
-  const inside = [p.mine && "my mask", p.model && "model", p.gt && "ground truth"].filter(Boolean);
-  if (inside.length) parts.push(`in: ${inside.join(", ")}`);
-  return parts.join("   ·   ");
 }
 
 async function main() {
@@ -184,6 +170,7 @@ async function main() {
     },
     toggleHelp: () => help.toggle(),
     toggleMyMask: () => viewer.setOverlay("mine", { visible: !viewer.overlays.mine.visible }),
+    toggleCine: () => layout.toggleCine(),
   };
 
   // ---- panels
@@ -192,7 +179,8 @@ async function main() {
   const display = displayPanel(viewer, { suvUnavailableReason: caseData.suv_factor ? null : caseData.suv_unavailable_reason });
   const overlays = overlayPanel(viewer);
   const help = helpPanel();
-  let margin = canSeeModel ? marginPanel(viewer, caseData.margin, caseData.model) : null;
+  let faceNames = caseData.face_names || {};
+  let margin = canSeeModel ? marginPanel(viewer, caseData.margin, caseData.model, faceNames) : null;
   const marginSlot = h("div", { class: "pv-slot" }, margin ? margin.element : null);
   const rc = config.readContext || {};
   const callAllowed = rc.canCall !== false && rc.callAllowed !== false;
@@ -209,20 +197,93 @@ async function main() {
       })
     : null;
   hook.timer = callForm?.timer ?? null;
+  callForm?.setFaceNames(faceNames);
+  const showMargin = (m, model) => {
+    const next = marginPanel(viewer, m, model, faceNames);
+    marginSlot.replaceChildren(next ? next.element : "");
+  };
+  const mip = buildMipView();
+  const mipView = new MipView(mip.canvas);
+  const viewsEl = h("main", { class: "pv-views", "aria-label": "Images" }, VIEWS.map((v) => views[v].element), mip.element);
+  const mipShown = () => viewsEl.dataset.layout === "2x2" || viewsEl.dataset.maximised === "mip";
+  const drawMip = () => {
+    if (!mipShown() || !viewer.volumes.ct) return;
+    mipView.project(viewer);
+    mipView.draw(viewer);
+  };
+  let mipFrame = 0;
+  const requestMip = () => {
+    if (mipFrame || !mipShown()) return;
+    mipFrame = requestAnimationFrame(() => {
+      mipFrame = 0;
+      drawMip();
+    });
+  };
+  const layout = layoutBar(viewer, viewsEl, {
+    onLayout: () => {
+      for (const v of VIEWS) viewer.resize(v, views[v].body.clientWidth, views[v].body.clientHeight);
+      requestMip();
+    },
+  });
+  hook.layout = layout;
+  const rois = roiPanel(viewer);
+  const surfaceLatest = canSeeModel ? caseData.specimen_surface?.latest : null;
+  const surface = surfaceLatest && config.canEditMask !== false
+    ? surfacePanel(viewer, api, surfaceLatest, {
+        onSaved: (reply) => {
+          const m = { ...reply.margin, model_version: reply.margin.model_version ?? caseData.margin?.model_version };
+          showMargin(m, caseData.model);
+          viewer.setMargin(m);
+          requestMip();
+        },
+        onStatus: (text, kind) => setStatus(text, kind),
+      })
+    : null;
+  const orientSlot = h("div", { class: "pv-slot" });
+  const role = config.user?.role || "";
+  api.getOrientation().then((info) => {
+    const panel = orientationPanel(api, info, {
+      canEdit: ["study_admin", "superuser", "pathologist"].includes(role),
+      onSaved: (names) => {
+        faceNames = names;
+        callForm?.setFaceNames(names);
+        if (canSeeModel) showMargin(viewer.margin ? { ...caseData.margin, ...viewer.margin } : caseData.margin, caseData.model);
+        document.dispatchEvent(new CustomEvent("petct:facenames", { detail: names }));
+      },
+      onStatus: (text, kind) => setStatus(text, kind),
+    });
+    orientSlot.replaceChildren(panel.element);
+  }, () => {});
   const readout = h("div", { class: "pv-readout", testid: "readout" }, formatReadout(null));
   const caseInfo = h("span", { class: "pv-caseinfo", testid: "case-info" }, `Case ${caseData.code || config.caseCode}`, config.user ? h("span", { class: "pv-muted" }, ` · ${config.user.username}${config.user.role ? ` (${config.user.role})` : ""}`) : null);
 
+  if (surface) tools.element.append(surface.element);
+  const callPane = callForm ? callForm.element : h("p", { class: "pv-card pv-muted", testid: "call-hidden" }, rc.message || "Margin calls are not recorded in this session.");
+  const drawerToggle = h("button", { type: "button", class: "pv-btn pv-drawer-toggle", testid: "drawer-toggle", "aria-expanded": "false", title: "Show / hide tools and display" }, "☰ Tools");
+  const leftSide = h("aside", { class: "pv-side pv-side--left", testid: "side-tools", "aria-label": "Tools and display" }, tools.element, rois.element, display.element, overlays.element, orientSlot);
+  drawerToggle.addEventListener("click", () => {
+    const open = leftSide.classList.toggle("is-open");
+    drawerToggle.setAttribute("aria-expanded", String(open));
+  });
+  // Right side: tabs, so the call form (and its Submit) fits a 768 px screen without scrolling.
+  const panes = [["call", "Call", callPane], ["margin", "Margin", marginSlot], ["help", "Help", help.element]].filter(([id]) => id !== "margin" || canSeeModel);
+  const tabs = sideTabs(panes);
+  hook.showTab = tabs.show;
   root.replaceChildren(
     h(
       "div",
       { class: "pv-app" },
-      h("header", { class: "pv-topbar" }, h("span", { class: "pv-brand" }, "PET-CT margin viewer"), caseInfo, status),
-      h("aside", { class: "pv-side pv-side--left", "aria-label": "Tools and display" }, tools.element, display.element, overlays.element),
-      h("main", { class: "pv-views", "aria-label": "Images" }, VIEWS.map((v) => views[v].element)),
-      h("aside", { class: "pv-side pv-side--right", "aria-label": "Margin and call" }, marginSlot, callForm ? callForm.element : h("p", { class: "pv-card pv-muted", testid: "call-hidden" }, rc.message || "Margin calls are not recorded in this session."), help.element),
+      h("header", { class: "pv-topbar" }, drawerToggle, h("span", { class: "pv-brand" }, "PET-CT margin viewer"), caseInfo, layout.element, status),
+      leftSide,
+      viewsEl,
+      h("aside", { class: "pv-side pv-side--right", "aria-label": "Margin and call" }, tabs.elements),
       h("footer", { class: "pv-footer" }, readout),
     ),
   );
+  // Fill the window below the site header, whatever its height.
+  const fitHeight = () => root.style.setProperty("--pv-offset", `${Math.max(0, root.getBoundingClientRect().top + window.scrollY)}px`);
+  fitHeight();
+  window.addEventListener("resize", fitHeight);
 
   // ---- wiring
   const keys = attachKeyboard(viewer, actions);
@@ -233,7 +294,7 @@ async function main() {
   });
   for (const v of VIEWS) {
     const { canvas, slider, body } = views[v];
-    attachPointer(viewer, v, canvas, keys);
+    attachPointer(viewer, v, canvas, keys, { onDoubleClick: (view) => layout.toggleMaximise(view) });
     slider.max = String(viewer.specs[v].sliceCount - 1);
     slider.addEventListener("input", () => viewer.setSlice(v, parseInt(slider.value, 10)));
     slider.addEventListener("keydown", (e) => e.stopPropagation());
@@ -252,15 +313,34 @@ async function main() {
       element.dataset.tool = viewer.tool;
     }
   };
+  mip.canvas.addEventListener("dblclick", () => layout.toggleMaximise("mip"));
+  new ResizeObserver(() => {
+    mipView.resize(mip.body.clientWidth, mip.body.clientHeight);
+    requestMip();
+  }).observe(mip.body);
   const updateAll = () => {
     syncViews();
     tools.update();
     display.update();
     overlays.update();
+    rois.update();
+    surface?.update();
+    requestMip();
   };
   viewer.addEventListener("change", updateAll);
   viewer.addEventListener("mask", () => tools.update());
-  viewer.addEventListener("hover", (e) => (readout.textContent = formatReadout(e.detail)));
+  let readoutView = null;
+  viewer.addEventListener("hover", (e) => {
+    readout.textContent = formatReadout(e.detail);
+    const view = viewer.hover?.view ?? null;
+    if (readoutView && readoutView !== view) views[readoutView].readout.textContent = "";
+    if (view) views[view].readout.textContent = shortReadout(e.detail);
+    readoutView = view;
+  });
+  viewer.addEventListener("specimen", () => {
+    surface?.update();
+    requestMip();
+  });
   viewer.addEventListener("notice", (e) => setStatus(e.detail.text, "warning"));
   viewer.addEventListener("ruler", (e) => setStatus(`Ruler: ${formatMm(e.detail.mm)}`));
   let shownError = null;
@@ -350,6 +430,17 @@ async function main() {
   updateAll();
 
   if (canSeeModel && caseData.model && !FINISHED_RUNS.has(String(caseData.model.run_status).toLowerCase())) pollModel();
+  // The case page calls this when it sees the run finish, so the overlay need not wait for a poll.
+  hook.reloadModel = async () => {
+    if (!canSeeModel) return;
+    const fresh = await api.getCase();
+    const fv = fresh.volumes || {};
+    if (fv.model_mask) viewer.setVolume("model", (await api.loadVolume(fv.model_mask, { expect: expect("uint8") })).data);
+    if (fv.uncertainty) viewer.setVolume("uncertainty", (await api.loadVolume(fv.uncertainty, { expect: expect("float32") })).data);
+    caseData.margin = fresh.margin;
+    viewer.setMargin(fresh.margin);
+    showMargin(fresh.margin, fresh.model);
+  };
 
   async function pollModel() {
     for (;;) {
@@ -361,8 +452,7 @@ async function main() {
         continue;
       }
       const done = !fresh.model || FINISHED_RUNS.has(String(fresh.model.run_status).toLowerCase());
-      const next = marginPanel(viewer, fresh.margin, fresh.model);
-      marginSlot.replaceChildren(next ? next.element : "");
+      showMargin(fresh.margin, fresh.model);
       if (!done) continue;
       const fv = fresh.volumes || {};
       if (fv.model_mask) api.loadVolume(fv.model_mask, { expect: expect("uint8") }).then((v) => viewer.setVolume("model", v.data)).catch(() => {});

@@ -7,6 +7,7 @@
 import { packColor, parseHexColor, packLut, getColormap } from "./colormaps.mjs";
 import { heatAlphaTable } from "./renderer.mjs";
 import * as ann from "./annotations.mjs";
+import { formatPet } from "./roi.mjs";
 
 /** Layers for renderPlane() from the viewer's volumes, tables and overlay settings. */
 export function layersOf(v) {
@@ -66,6 +67,9 @@ export function composeView(v, view) {
   for (const r of v.rulers) if (r.view === view && r.slice === here) ann.drawRuler(ctx, t, r.a, r.b, r.mm);
   const d = v.rulerDraft;
   if (d && d.view === view) ann.drawRuler(ctx, t, d.a, d.b, v.rulerLength(d));
+  for (const r of v.rois) if (r.view === view && r.slice === here) ann.drawEllipseRoi(ctx, t, r.a, r.b, roiLabel(r.stats));
+  const rd = v.roiDraft;
+  if (rd && rd.view === view) ann.drawEllipseRoi(ctx, t, rd.a, rd.b);
   if (v.polygon && v.polygon.view === view) ann.drawPolygonDraft(ctx, t, v.polygon.points, v.hover && v.hover.view === view ? v.hover : null);
   if (v.hover && v.hover.view === view && ["brush", "eraser", "petbrush"].includes(v.tool)) {
     const color = v.tool === "eraser" ? "#ff8a8a" : v.tool === "petbrush" ? "#ffd166" : v.overlays.mine.color;
@@ -73,4 +77,10 @@ export function composeView(v, view) {
   }
   ann.drawScaleBar(ctx, t, h);
   ann.drawFrameText(ctx, w, h, v.letters[view]);
+}
+
+/** Short on-image label of an ellipse ROI's statistics. */
+export function roiLabel(stats) {
+  if (!stats || stats.max === null) return "";
+  return `max ${formatPet(stats.max, stats.units)} · peak ${formatPet(stats.peak, stats.units)} ${stats.units}`;
 }

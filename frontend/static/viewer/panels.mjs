@@ -11,12 +11,15 @@ import { COLORMAP_NAMES, getColormap, lutCss } from "./colormaps.mjs";
 import { SHORTCUTS } from "./tools.mjs";
 import { formatMm } from "./ruler.mjs";
 import { marginFacts } from "./marginfacts.mjs";
+import { faceLabel } from "./callform.mjs";
 
 const TOOL_BUTTONS = [
-  ["navigate", "Navigate", "N", "Click sets the crosshair in all views"],
-  ["wl", "W/L", "W", "Drag: right = wider window, down = higher level"],
-  ["pan", "Pan", "", "Drag to move the image (also right / middle drag)"],
+  ["wl", "W/L", "W", "Left drag: right = wider window, down = higher level (default)"],
+  ["navigate", "Crosshair", "N", "Click sets the crosshair in all views (or Shift+click with any tool)"],
+  ["zoom", "Zoom", "Z", "Drag up to zoom in (also right drag)"],
+  ["pan", "Pan", "", "Drag to move the image (also middle drag)"],
   ["ruler", "Ruler", "M", "Drag to measure in mm"],
+  ["roi", "Ellipse ROI", "L", "Drag an ellipse: SUVmax, SUVmean, SUVpeak, area"],
   ["brush", "Brush", "B", "Paint my mask"],
   ["eraser", "Eraser", "E", "Erase my mask"],
   ["petbrush", "PET brush", "T", "Paint only voxels at or above the PET threshold"],
@@ -114,6 +117,7 @@ export function displayPanel(viewer, { suvUnavailableReason }) {
   const opacity = h("input", { type: "range", min: "0", max: "1", step: "0.05", testid: "pet-opacity", "aria-label": "PET opacity", oninput: (e) => viewer.setPet({ opacity: parseFloat(e.target.value) }) });
   const units = h("span", { class: "pv-muted pv-units", testid: "pet-units" });
   const bar = h("div", { class: "pv-colorbar", testid: "pet-colorbar" });
+  const ticks = h("div", { class: "pv-colorbar__ticks", testid: "pet-colorbar-ticks" });
   const smooth = h("input", { type: "checkbox", testid: "smooth", onchange: (e) => viewer.setSmooth(e.target.checked) });
   const reset = h("button", { type: "button", class: "pv-btn", testid: "reset-views", title: "Reset zoom and pan (R)", onclick: () => viewer.resetView() }, "Reset views");
   const suvNote = suvUnavailableReason || !viewer.suvFactor
@@ -130,6 +134,7 @@ export function displayPanel(viewer, { suvUnavailableReason }) {
     suvNote,
     h("div", { class: "pv-field" }, h("label", {}, "Min"), pmin, h("label", {}, "Max"), pmax),
     bar,
+    ticks,
     h("div", { class: "pv-field" }, cmap, h("label", {}, "Opacity"), opacity),
     h("div", { class: "pv-row pv-row--spread" }, h("label", { class: "pv-check" }, smooth, "Smooth pixels"), reset),
   );
@@ -148,9 +153,28 @@ export function displayPanel(viewer, { suvUnavailableReason }) {
     bar.style.background = `linear-gradient(to right, ${[0, 64, 128, 192, 255].map((n) => lutCss(lut, n)).join(", ")})`;
     bar.dataset.min = viewer.pet.min;
     bar.dataset.max = viewer.pet.max;
+    const values = colorbarTicks(viewer.pet.min, viewer.pet.max);
+    const text = values.map((x) => formatTick(x, viewer.pet.units)).join("|") + viewer.pet.units;
+    if (ticks.dataset.text !== text) {
+      ticks.dataset.text = text;
+      ticks.replaceChildren(...values.map((x) => h("span", {}, formatTick(x, viewer.pet.units))), h("span", { class: "pv-muted" }, viewer.pet.units));
+    }
     smooth.checked = viewer.smooth;
   };
   return { element, update };
+}
+
+/** Five evenly spaced values from the display minimum to the maximum (the colour bar's ticks). */
+export function colorbarTicks(min, max, n = 5) {
+  return Array.from({ length: n }, (_, k) => min + ((max - min) * k) / (n - 1));
+}
+
+export function formatTick(x, units) {
+  if (units !== "SUV") {
+    if (Math.abs(x) >= 1000) return `${(x / 1000).toFixed(x >= 10000 ? 0 : 1)}k`;
+    return Math.abs(x) >= 10 ? String(Math.round(x)) : String(Number(x.toPrecision(2)));
+  }
+  return Math.abs(x) >= 10 ? x.toFixed(0) : x.toFixed(1);
 }
 
 /** Overlay toggles, colours and contour / fill style. */
@@ -199,7 +223,7 @@ export function overlayPanel(viewer) {
 }
 
 /** The model's margin result with a jump-to button. Returns null when there is none. */
-export function marginPanel(viewer, margin, model) {
+export function marginPanel(viewer, margin, model, faceNames = {}) {
   if (!margin) {
     if (!model) return null;
     const element = section("Model", h("p", { class: "pv-muted", testid: "model-status" }, `Model ${model.version || ""}: ${model.run_status}${model.progress != null ? ` (${Math.round(model.progress * (model.progress <= 1 ? 100 : 1))} %)` : ""}`));
@@ -207,7 +231,7 @@ export function marginPanel(viewer, margin, model) {
   }
   const faces = margin.faces || {};
   const faceRows = Object.entries(faces).map(([face, mm]) =>
-    h("tr", { dataset: { face } }, h("th", {}, face), h("td", {}, mm === null || mm === undefined ? "–" : formatMm(mm))),
+    h("tr", { dataset: { face } }, h("th", { testid: `margin-face-${face}` }, faceLabel(face, faceNames)), h("td", {}, mm === null || mm === undefined ? "–" : formatMm(mm))),
   );
   const jump = h("button", { type: "button", class: "pv-btn", testid: "jump-margin", title: "Move the crosshair to the closest tumour point (J)", onclick: () => viewer.jumpToMargin() }, "Jump to closest margin");
   const facts = marginFacts(margin);

@@ -1,21 +1,28 @@
 /**
  * Mouse and keyboard interaction: turns pointer, wheel and key events on the view
- * canvases into Viewer calls (navigate, window/level, pan, zoom, brush strokes, polygon,
- * ruler) and lists the keyboard shortcuts shown in the help panel.
+ * canvases into Viewer calls and lists the bindings shown in the help panel.
+ *
+ * Default bindings follow OHIF v3 and 3D Slicer: left drag = window/level, right drag = zoom,
+ * middle drag = pan, wheel = slice. The crosshair has its own tool (N) and Shift+click.
+ * Editing tools (brush, eraser, PET brush, polygon) and the ruler / ellipse ROI take the
+ * left button only while selected; right and middle keep zoom and pan.
  */
 
 import { dragWindowLevel, PRESETS } from "./windowing.mjs";
 
 /** Keyboard shortcuts: [keys, description], shown in the help panel. */
 export const SHORTCUTS = Object.freeze([
-  ["Click / drag", "Set the crosshair (Navigate tool)"],
+  ["Left drag", "Window / level (default W/L tool)"],
+  ["Right drag", "Zoom (drag up = in)"],
+  ["Middle drag, Space + drag", "Pan"],
   ["Wheel, ↑ / ↓", "Next / previous slice"],
+  ["Shift + click / drag", "Set the crosshair in all views (any tool)"],
+  ["Double-click", "Maximise this view / restore the layout"],
   ["PgUp / PgDn", "10 slices"],
-  ["Ctrl + wheel, + / −", "Zoom"],
-  ["Right / middle drag, Space + drag", "Pan"],
-  ["Shift + drag", "Window / level (any tool)"],
+  ["Ctrl + wheel, + / −", "Zoom about the pointer"],
   ["0 / R", "Reset this view / all views"],
-  ["N W B E T P M", "Navigate, W/L, Brush, Eraser, PET brush, Polygon, Ruler"],
+  ["W N Z B E T P M L", "W/L, Crosshair, Zoom, Brush, Eraser, PET brush, Polygon, Ruler, Ellipse ROI"],
+  ["Space (not in a field)", "Cine: play / pause the active view"],
   ["[ / ]", "Brush radius − / +"],
   ["Double-click / Enter", "Close the polygon (Alt: erase)"],
   ["Esc", "Cancel polygon / ruler"],
@@ -30,7 +37,7 @@ export const SHORTCUTS = Object.freeze([
   ["?", "Show / hide this help"],
 ]);
 
-const TOOL_KEYS = { n: "navigate", w: "wl", b: "brush", e: "eraser", t: "petbrush", p: "polygon", m: "ruler" };
+const TOOL_KEYS = { n: "navigate", w: "wl", z: "zoom", b: "brush", e: "eraser", t: "petbrush", p: "polygon", m: "ruler", l: "roi" };
 const BRUSH_TOOLS = new Set(["brush", "eraser", "petbrush"]);
 
 function localPoint(canvas, e) {
@@ -38,8 +45,19 @@ function localPoint(canvas, e) {
   return { x: e.clientX - rect.left, y: e.clientY - rect.top };
 }
 
-/** Wire pointer and wheel events of one view canvas to the viewer. */
-export function attachPointer(viewer, view, canvas, keys) {
+/** What a press does: "pan", "zoom", "crosshair", "wl", or the selected left-button tool. */
+export function dragKind({ button, shiftKey = false, space = false, tool }) {
+  if (button === 1 || space) return "pan";
+  if (button === 2) return "zoom";
+  if (button !== 0) return null;
+  if (shiftKey) return "crosshair";
+  if (tool === "navigate") return "crosshair";
+  if (BRUSH_TOOLS.has(tool)) return "stroke";
+  return tool; // wl, zoom, pan, polygon, ruler, roi
+}
+
+/** Wire pointer and wheel events of one view canvas to the viewer; `onDoubleClick(view)` maximises. */
+export function attachPointer(viewer, view, canvas, keys, { onDoubleClick } = {}) {
   let drag = null;
   let wheelAccumulator = 0;
 
@@ -51,20 +69,26 @@ export function attachPointer(viewer, view, canvas, keys) {
     const p = localPoint(canvas, e);
     const img = viewer.screenToImage(view, p.x, p.y);
     const tool = viewer.tool;
-    if (e.button === 1 || e.button === 2 || keys.space || (e.button === 0 && tool === "pan")) {
-      drag = { type: "pan", x: p.x, y: p.y };
+    const kind = dragKind({ button: e.button, shiftKey: e.shiftKey, space: keys.space, tool });
+    if (kind === "pan" || kind === "zoom") {
+      drag = { type: kind, x: p.x, y: p.y, x0: p.x, y0: p.y };
+      if (keys.space) keys.panned = true;
       e.preventDefault();
-    } else if (e.button === 0 && (e.shiftKey || tool === "wl")) {
+    } else if (kind === "wl") {
       drag = { type: "wl", x: p.x, y: p.y, start: { ...viewer.wl } };
-    } else if (e.button === 0 && BRUSH_TOOLS.has(tool)) {
+    } else if (kind === "stroke") {
+      if (viewer.editable === false) return;
       viewer.beginStroke(view, img.u, img.v, tool);
       drag = { type: "stroke" };
-    } else if (e.button === 0 && tool === "polygon") {
+    } else if (kind === "polygon") {
       if (e.detail < 2) viewer.addPolygonPoint(view, img.u, img.v);
-    } else if (e.button === 0 && tool === "ruler") {
+    } else if (kind === "ruler") {
       viewer.beginRuler(view, img.u, img.v);
       drag = { type: "ruler" };
-    } else if (e.button === 0) {
+    } else if (kind === "roi") {
+      viewer.beginRoi(view, img.u, img.v);
+      drag = { type: "roi" };
+    } else if (kind === "crosshair") {
       viewer.setCursorFromView(view, img.u, img.v);
       drag = { type: "navigate" };
     }
@@ -79,6 +103,9 @@ export function attachPointer(viewer, view, canvas, keys) {
         viewer.pan(view, p.x - drag.x, p.y - drag.y);
         drag.x = p.x;
         drag.y = p.y;
+      } else if (drag.type === "zoom") {
+        viewer.zoom(view, Math.exp(-(p.y - drag.y) * 0.01), drag.x0, drag.y0);
+        drag.y = p.y;
       } else if (drag.type === "wl") {
         const wl = dragWindowLevel(drag.start, p.x - drag.x, p.y - drag.y);
         viewer.setWindowLevel(wl.window, wl.level);
@@ -86,6 +113,8 @@ export function attachPointer(viewer, view, canvas, keys) {
         viewer.continueStroke(img.u, img.v);
       } else if (drag.type === "ruler") {
         viewer.moveRuler(img.u, img.v);
+      } else if (drag.type === "roi") {
+        viewer.moveRoi(img.u, img.v);
       } else if (drag.type === "navigate") {
         viewer.setCursorFromView(view, img.u, img.v);
       }
@@ -97,6 +126,7 @@ export function attachPointer(viewer, view, canvas, keys) {
     if (!drag) return;
     if (drag.type === "stroke") viewer.endStroke();
     if (drag.type === "ruler") viewer.endRuler();
+    if (drag.type === "roi") viewer.endRoi();
     drag = null;
     if (canvas.hasPointerCapture(e.pointerId)) canvas.releasePointerCapture(e.pointerId);
   };
@@ -107,10 +137,9 @@ export function attachPointer(viewer, view, canvas, keys) {
   });
 
   canvas.addEventListener("dblclick", (e) => {
-    if (viewer.tool === "polygon") {
-      e.preventDefault();
-      viewer.closePolygon(e.altKey);
-    }
+    e.preventDefault();
+    if (viewer.tool === "polygon") viewer.closePolygon(e.altKey);
+    else onDoubleClick?.(view);
   });
 
   canvas.addEventListener(
@@ -191,6 +220,7 @@ export function attachKeyboard(viewer, actions, target = window) {
     else if (k === "0") viewer.resetView(view);
     else if (k === "r" || k === "R") viewer.resetView();
     else if (k === " ") {
+      if (!keys.space && !e.repeat) keys.spaceAt = Date.now();
       keys.space = true;
     } else if (k === "[") viewer.setBrushRadius(viewer.brushRadiusMm - (viewer.brushRadiusMm > 1 ? 0.5 : 0.1));
     else if (k === "]") viewer.setBrushRadius(viewer.brushRadiusMm + (viewer.brushRadiusMm >= 1 ? 0.5 : 0.1));
@@ -209,7 +239,11 @@ export function attachKeyboard(viewer, actions, target = window) {
     if (handled) e.preventDefault();
   });
   target.addEventListener("keyup", (e) => {
-    if (e.key === " ") keys.space = false;
+    if (e.key !== " ") return;
+    // A short tap (no pan drag meanwhile) toggles cine; holding Space while dragging pans.
+    if (keys.space && !keys.panned && Date.now() - (keys.spaceAt || 0) < 300) actions.toggleCine?.();
+    keys.space = false;
+    keys.panned = false;
   });
   target.addEventListener("blur", () => (keys.space = false));
   return keys;

@@ -15,8 +15,11 @@ import { discOffsets, paintStroke, petThresholdGate, fillPolygon, fillPlane, ass
 import { DiffRecorder, History } from "./history.mjs";
 import { planeDistanceMm } from "./ruler.mjs";
 import { layersOf, composeView } from "./painter.mjs";
+import { ellipseStats } from "./roi.mjs";
 
-export const TOOLS = Object.freeze(["navigate", "wl", "pan", "brush", "eraser", "petbrush", "polygon", "ruler"]);
+export const TOOLS = Object.freeze(["wl", "navigate", "zoom", "pan", "brush", "eraser", "petbrush", "polygon", "ruler", "roi"]);
+/** What the editing tools write into: the reader's mask or the specimen surface. */
+export const EDIT_TARGETS = Object.freeze(["mine", "specimen"]);
 export const EDIT_TOOLS = new Set(["brush", "eraser", "petbrush", "polygon"]);
 export const MODES = Object.freeze(["fused", "ct", "pet"]);
 /** Label overlays, drawn bottom to top. */
@@ -50,8 +53,12 @@ export class Viewer extends EventTarget {
     this.volumes = { ct: null, pet: null, specimen: null, model: null, uncertainty: null, gt: null };
     this.mask = new Uint8Array(this.voxels);
     this.bounds = { mine: null }; // voxel boxes that limit overlay passes (see renderer)
-    this.history = new History();
-    this.revision = 0;
+    this.histories = { mine: new History(), specimen: new History() };
+    this.editTarget = "mine";
+    this.revision = 0; // my mask only (the session saves on it)
+    this.specimenRevision = 0;
+    this.rois = [];
+    this.roiDraft = null;
     this.cursor = grid.shape.map((n) => Math.floor(n / 2));
     this.viewState = Object.fromEntries(VIEWS.map((v) => [v, { zoom: 1, panX: 0, panY: 0 }]));
     const preset = presetById(DEFAULT_PRESET);
@@ -61,7 +68,7 @@ export class Viewer extends EventTarget {
     this.mode = "fused";
     this.overlays = DEFAULT_OVERLAYS();
     this.fillOpacity = 0.35;
-    this.tool = "navigate";
+    this.tool = "wl"; // OHIF / Slicer: left drag adjusts window/level
     this.brushRadiusMm = 1.0;
     this.petThreshold = suvFactor ? 2.5 : 5000;
     this.activeView = "axial";
@@ -89,6 +96,28 @@ export class Viewer extends EventTarget {
   #firstImage;
   #resolveFirstImage;
 
+  get history() {
+    return this.histories[this.editTarget];
+  }
+
+  /** The array the editing tools change. */
+  get editArray() {
+    return this.editTarget === "specimen" ? this.volumes.specimen : this.mask;
+  }
+
+  /** Edit my mask or the specimen surface (which must be loaded). */
+  setEditTarget(target) {
+    if (!EDIT_TARGETS.includes(target) || target === this.editTarget) return;
+    if (target === "specimen" && !this.volumes.specimen) {
+      this.#emit("notice", { text: "The specimen surface is not loaded." });
+      return;
+    }
+    this.cancelDrafts();
+    this.editTarget = target;
+    if (target === "specimen") this.setOverlay("specimen", { visible: true });
+    this.#emit("change");
+  }
+
   /** Promise resolved when the first CT image has been drawn. */
   get firstImage() {
     return this.#firstImage;
@@ -101,6 +130,10 @@ export class Viewer extends EventTarget {
     if (data && data.length !== this.voxels) throw new Error(`${name}: ${data.length} voxels, grid has ${this.voxels}`);
     this.volumes[name] = data;
     if (name === "pet" && data) this.#autoPetWindow();
+    if (name === "specimen") {
+      this.histories.specimen.clear();
+      this.specimenRevision = 0;
+    }
     if (name === "uncertainty" && data) {
       const heatMax = Math.max(1e-6, robustRange(data, { lowPercentile: 0, highPercentile: 99.9 })[1]);
       this.tables.heatMax = heatMax;
@@ -120,9 +153,9 @@ export class Viewer extends EventTarget {
   loadMask(data) {
     if (data.length !== this.voxels) throw new Error(`mask has ${data.length} voxels, grid has ${this.voxels}`);
     this.mask.set(data);
-    this.history.clear();
+    this.histories.mine.clear();
     this.bounds.mine = volumeBounds(this.mask, this.shape);
-    this.#maskChanged(null, "load");
+    this.#maskChanged(null, "load", "mine");
   }
 
   setMargin(margin) {
@@ -362,7 +395,14 @@ export class Viewer extends EventTarget {
     return this.revision;
   }
 
-  #maskChanged(diff, label) {
+  #maskChanged(diff, label, target = this.editTarget) {
+    if (target === "specimen") {
+      this.bounds.specimen = volumeBounds(this.volumes.specimen, this.shape);
+      this.specimenRevision++;
+      this.requestRender();
+      this.#emit("specimen", { label, diff });
+      return;
+    }
     if (diff) this.bounds.mine = unionBounds(this.bounds.mine, indexBounds(diff.indices, this.shape, diff.length));
     this.revision++;
     this.requestRender();
@@ -401,10 +441,11 @@ export class Viewer extends EventTarget {
   continueStroke(u, v) {
     const s = this.stroke;
     if (!s) return;
-    // While painting, draw my mask over the whole plane; the box is updated when the stroke ends.
-    if (!("prevBounds" in s)) s.prevBounds = this.bounds.mine;
-    this.bounds.mine = undefined;
-    paintStroke(this.mask, this.specs[s.view], s.slice, s.last, { u, v }, this.brushRadiusMm, s.offsets, s.value, { gate: s.gate, recorder: s.recorder });
+    // While painting, draw the target over the whole plane; the box is updated when the stroke ends.
+    const key = this.editTarget;
+    if (!("prevBounds" in s)) s.prevBounds = this.bounds[key];
+    this.bounds[key] = undefined;
+    paintStroke(this.editArray, this.specs[s.view], s.slice, s.last, { u, v }, this.brushRadiusMm, s.offsets, s.value, { gate: s.gate, recorder: s.recorder });
     s.last = { u, v };
     this.requestRender([s.view], true);
   }
@@ -413,7 +454,7 @@ export class Viewer extends EventTarget {
     const s = this.stroke;
     if (!s) return 0;
     this.stroke = null;
-    if ("prevBounds" in s) this.bounds.mine = s.prevBounds;
+    if ("prevBounds" in s) this.bounds[this.editTarget] = s.prevBounds;
     return this.#push(s.recorder, s.tool);
   }
 
@@ -435,7 +476,7 @@ export class Viewer extends EventTarget {
       return 0;
     }
     const rec = new DiffRecorder({ view: p.view, slice: p.slice, label: "polygon" });
-    fillPolygon(this.mask, this.specs[p.view], p.slice, p.points, erase ? 0 : 1, { recorder: rec });
+    fillPolygon(this.editArray, this.specs[p.view], p.slice, p.points, erase ? 0 : 1, { recorder: rec });
     return this.#push(rec, "polygon");
   }
 
@@ -447,26 +488,26 @@ export class Viewer extends EventTarget {
 
   clearSlice(view = this.activeView) {
     const rec = new DiffRecorder({ view, slice: this.slices[view], label: "clear slice" });
-    fillPlane(this.mask, this.specs[view], this.slices[view], 0, { recorder: rec });
+    fillPlane(this.editArray, this.specs[view], this.slices[view], 0, { recorder: rec });
     return this.#push(rec, "clear slice");
   }
 
   /** Replace the reader's mask with the model's (undoable). */
   startFromModel() {
-    if (!this.volumes.model) return 0;
+    if (!this.volumes.model || this.editTarget !== "mine") return 0;
     const rec = new DiffRecorder({ label: "start from model" });
     assignFrom(this.mask, this.volumes.model, { recorder: rec });
     return this.#push(rec, "start from model");
   }
 
   undo() {
-    const d = this.history.undo(this.mask);
+    const d = this.history.undo(this.editArray);
     if (d) this.#maskChanged(d, "undo");
     return !!d;
   }
 
   redo() {
-    const d = this.history.redo(this.mask);
+    const d = this.history.redo(this.editArray);
     if (d) this.#maskChanged(d, "redo");
     return !!d;
   }
@@ -504,6 +545,38 @@ export class Viewer extends EventTarget {
   clearRulers() {
     this.rulers = [];
     this.requestRender(VIEWS, false);
+  }
+
+  // ---------------------------------------------------------------- ellipse ROIs
+
+  beginRoi(view, u, v) {
+    this.roiDraft = { view, slice: this.slices[view], a: { u, v }, b: { u, v } };
+    this.requestRender([view], false);
+  }
+
+  moveRoi(u, v) {
+    if (!this.roiDraft) return;
+    this.roiDraft.b = { u, v };
+    this.requestRender([this.roiDraft.view], false);
+  }
+
+  endRoi() {
+    const r = this.roiDraft;
+    this.roiDraft = null;
+    if (r && Math.abs(r.a.u - r.b.u) >= 1 && Math.abs(r.a.v - r.b.v) >= 1) {
+      r.stats = ellipseStats(this, r);
+      this.rois.push(r);
+      this.#emit("roi", r);
+      this.#emit("change");
+    }
+    if (r) this.requestRender([r.view], false);
+    return r;
+  }
+
+  clearRois() {
+    this.rois = [];
+    this.requestRender(VIEWS, false);
+    this.#emit("change");
   }
 
   // ---------------------------------------------------------------- rendering

@@ -129,9 +129,11 @@ def run(args: argparse.Namespace) -> int:
             # --- navigation
             k = st["slices"]["axial"]
             x, y = point(page, "axial", [k, shape[1] // 3, shape[2] // 4])
+            page.keyboard.down("Shift")
             page.mouse.click(x, y)
+            page.keyboard.up("Shift")
             st = state(page)
-            c.check("click sets the crosshair in all views", st["cursor"] == [k, shape[1] // 3, shape[2] // 4], st["cursor"])
+            c.check("Shift+click sets the crosshair in all views", st["cursor"] == [k, shape[1] // 3, shape[2] // 4], st["cursor"])
             page.keyboard.press("ArrowUp")
             c.check("ArrowUp moves one slice", state(page)["slices"]["axial"] == k + 1)
             page.keyboard.press("PageDown")
@@ -152,10 +154,10 @@ def run(args: argparse.Namespace) -> int:
                 return [round(a - b, 6) for a, b in zip(state(page)["pan"]["axial"], pan0, strict=True)]
 
             page.mouse.move(x, y)
-            page.mouse.down(button="right")
+            page.mouse.down(button="middle")
             page.mouse.move(x + 30, y + 10, steps=3)
-            page.mouse.up(button="right")
-            c.check("right-drag pans", delta() == [30, 10], delta())
+            page.mouse.up(button="middle")
+            c.check("middle-drag pans (OHIF / Slicer)", delta() == [30, 10], delta())
             page.get_by_test_id("tool-navigate").click()
             page.mouse.move(x, y)
             page.keyboard.down(" ")
@@ -166,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
             c.check("space+drag pans (after clicking a tool button)", delta() == [80, 20], delta())
             page.keyboard.press("r")
             c.check("R resets zoom and pan", state(page)["zoom"]["axial"] == 1 and state(page)["pan"]["axial"] == [0, 0])
+            page.get_by_test_id("tab-help").click()
             c.check("help panel visible", page.get_by_test_id("help-panel").is_visible() and "Ctrl + Z" in page.get_by_test_id("help-panel").inner_text())
 
             # --- window / level
@@ -177,14 +180,13 @@ def run(args: argparse.Namespace) -> int:
             page.get_by_test_id("preset-fat").click()
             st = state(page)
             c.check("fat preset", st["preset"] == "fat", (st["window"], st["level"]))
+            page.get_by_test_id("tool-wl").click()
             page.mouse.move(x, y)
-            page.keyboard.down("Shift")
             page.mouse.down()
             page.mouse.move(x + 60, y + 20, steps=4)
             page.mouse.up()
-            page.keyboard.up("Shift")
             st2 = state(page)
-            c.check("shift+drag changes window/level", st2["window"] > st["window"] and st2["level"] > st["level"], (st2["window"], st2["level"]))
+            c.check("left drag changes window/level (OHIF / Slicer)", st2["window"] > st["window"] and st2["level"] > st["level"], (st2["window"], st2["level"]))
             page.get_by_test_id("mode-pet").click()
             page.wait_for_timeout(100)
             page.screenshot(path=str(out / "02-pet-only.png"))
@@ -225,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
             c.check("undo button", count(page) == n_brush)
 
             # PET brush over the tumour at the closest-margin point
+            page.get_by_test_id("tab-margin").click()
             page.get_by_test_id("jump-margin").click()
             st = state(page)
             kk, jj, ii = st["cursor"]
@@ -313,6 +316,7 @@ def run(args: argparse.Namespace) -> int:
             c.check("discard returns to the saved version", not state(page)["dirty"] and count(page) == s["segmentations"][1].get("voxels", count(page)))
 
             # margin call
+            page.get_by_test_id("tab-call").click()
             page.get_by_test_id("call-positive").check()
             page.get_by_test_id("confidence-4").check()
             page.get_by_test_id("face-calls").locator("summary").click()
