@@ -32,6 +32,7 @@ from portal.access_policy import (
 )
 from portal.api.audit import audit_filters
 from portal.api.common import MAX_CSV_BYTES, decode_csv, parse_opens_at
+from portal.pages.section_rows import section_rows, section_status_from_rows
 from studies import selectors, services
 from studies.models import FACES, MARGIN_STATUSES, ReadingSession, Study
 
@@ -297,6 +298,7 @@ def _truth_values(post) -> dict:
         "segmentation_id": _optional_number(post.get("segmentation_id", ""), "outline", int),
         "slice_index": post.get("slice_index", "").strip() or None,
         "notes": post.get("notes", ""),
+        "section_status": section_status_from_rows(post),
     }
 
 
@@ -351,7 +353,8 @@ def ground_truth_case_page(request, code: str):
     initial = posted or (
         {"margin_status": current.margin_status, "closest_distance_mm": current.closest_distance_mm,
          "face_status": current.face_status, "tumour_type": current.tumour_type,
-         "segmentation_id": current.segmentation_id, "slice_index": current.slice_index, "notes": current.notes}
+         "segmentation_id": current.segmentation_id, "slice_index": current.slice_index, "notes": current.notes,
+         "section_status": current.section_status}
         if current else {"margin_status": "", "face_status": {}})
     outlines = Segmentation.objects.filter(case=case, source=Segmentation.Source.GROUND_TRUTH,
                                            is_draft=False).select_related("author").order_by("-created_at")
@@ -361,6 +364,8 @@ def ground_truth_case_page(request, code: str):
         signed_version=next((v for v in versions if v.signed_off), None),
         statuses=MARGIN_STATUSES, faces=FACES, outlines=outlines, studies=studies,
         face_rows=[(f, (initial.get("face_status") or {}).get(f, ""), name) for f, name in face_names(case=case).items()],
+        section_rows=section_rows(case=case, section_status=initial.get("section_status"),
+                                  post=request.POST if request.method == "POST" else None),
         slices=case.grid.shape[0], viewer_url=reverse("case-page", kwargs={"code": case.code})))
 
 

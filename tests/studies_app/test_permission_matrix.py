@@ -71,12 +71,23 @@ MATRIX: dict[str, dict] = {
     "api/cases/": {"GET": ANY_ROLE_API},
     "api/cases/upload/": {"POST": row(403, 403, 403, 403, 403, 400, 400), "format": "multipart"},
     "api/cases/<str:code>/": {"GET": row(403, 403, 200, 404, 200, 200, 200)},
+    "api/cases/<str:code>/state/": {"GET": row(403, 403, 200, 404, 200, 200, 200)},
+    # --- resumable uploads and the live ingest list (portal/api/uploads.py; tests/app/test_upload_sessions.py):
+    # administrators only; a session is its uploader's (an unknown token is 404 to them).
+    "api/uploads/": {"GET": ADMIN_ONLY_API, "POST": row(403, 403, 403, 403, 403, 400, 400)},
+    "api/uploads/<str:token>/": {"GET": row(403, 403, 403, 403, 403, 404, 404),
+                                 "PUT": row(403, 403, 403, 403, 403, 404, 404)},
+    "api/uploads/<str:token>/complete/": {"POST": row(403, 403, 403, 403, 403, 404, 404)},
+    "api/ingests/": {"GET": ADMIN_ONLY_API},
     "api/cases/<str:code>/volumes/<str:kind>/": {"GET": row(403, 403, 403, 404, 403, 200, 200)},
     "api/cases/<str:code>/segmentations/": {"GET": row(403, 403, 200, 404, 200, 200, 200),
                                             "POST": row(403, 403, 400, 404, 400, 400, 400)},
     "api/cases/<str:code>/segmentations/draft/": {"GET": row(403, 403, 200, 404, 204, 204, 204),
                                                   "PUT": row(403, 403, 400, 404, 400, 400, 400)},
     "api/cases/<str:code>/segmentations/<int:segmentation_id>/mask/": {"GET": row(403, 403, 404, 404, 404, 200, 200)},
+    # Orientation names faces for everyone who sees the case; administrators and pathologists record it.
+    "api/cases/<str:code>/orientation/": {"GET": row(403, 403, 200, 404, 200, 200, 200),
+                                          "POST": row(403, 403, 403, 404, 400, 400, 400)},
     # The specimen surface goes with the model's output: administrators and readers who may see it.
     "api/cases/<str:code>/specimen-surfaces/": {"GET": row(403, 403, 403, 404, 403, 200, 200),
                                                 "POST": row(403, 403, 403, 404, 403, 400, 400)},
@@ -186,6 +197,7 @@ def world(users, client_for):
         "study_id": study.pk, "session_id": study.sessions.filter(reader=users["reader"]).get().pk,
         "surface_id": specimen_surface_latest(case=case).pk,
         "token_key": "notakey",
+        "token": "0" * 32,  # an upload session nobody opened
         "node_id": DicomNode.objects.create(name="matrix", ae_title="PACS", host="127.0.0.1", port=104).pk,
         "job_id": TrainingJob.objects.create(status="done", is_active=False, requested_by=users["study_admin"]).pk,
     }
