@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from audit.services import audit_record
+from cases.orientation import FACE_LABELS, orientation_conventions
 from petctweb.errors import DomainError
 from petctweb.roles import READER, is_study_admin, primary_role, user_roles
 from portal.access_policy import case_access, case_get_for_user
@@ -30,7 +31,10 @@ def upload_page(request):
     if not is_study_admin(request.user):
         raise PermissionDenied("Only study administrators may upload cases.")
     return render(request, "frontend/upload.html", {"role": primary_role(request.user),
-                                                    "chunk_bytes": settings.PETCTWEB_UPLOAD_CHUNK_BYTES})
+                                                    "chunk_bytes": settings.PETCTWEB_UPLOAD_CHUNK_BYTES,
+                                                    "orientation_conventions": orientation_conventions(),
+                                                    "orientation_directions": ("superior", "lateral", "anterior"),
+                                                    "faces": FACE_LABELS})
 
 
 @login_required

@@ -107,7 +107,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        # Persistent connections (one per gunicorn thread), checked before reuse so a restarted database
+        # costs one failed check, not a failed request.
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -267,9 +270,13 @@ PETCTWEB_DICOM_ALLOWED_AES = [
 PETCTWEB_DICOM_ALLOW_ANY = env_bool("PETCTWEB_DICOM_ALLOW_ANY", False)
 PETCTWEB_DICOM_QUIET_SECONDS = float(os.environ.get("PETCTWEB_DICOM_QUIET_SECONDS", "5"))
 PETCTWEB_DICOM_INCOMING_DIR = Path(os.environ.get("PETCTWEB_DICOM_INCOMING_DIR", VAR_DIR / "incoming"))
+# Resumable chunked uploads: bytes land here (not in MEDIA_ROOT) until ingest; idle sessions expire.
+PETCTWEB_UPLOAD_DIR = Path(os.environ.get("PETCTWEB_UPLOAD_DIR", VAR_DIR / "uploads")).resolve()
+PETCTWEB_UPLOAD_SESSION_HOURS = float(os.environ.get("PETCTWEB_UPLOAD_SESSION_HOURS", "24"))
+PETCTWEB_UPLOAD_CHUNK_BYTES = int(os.environ.get("PETCTWEB_UPLOAD_CHUNK_BYTES", str(8 * 1024**2)))  # browser
 
 # --- Celery ----------------------------------------------------------------------------------
-BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = Path(os.environ.get("PETCTWEB_BROKER_DIR", VAR_DIR / "broker"))  # tests: one per worker
 # The host is unused by the file transport; naming one keeps kombu from warning on every connection.
 # API tokens for scripts and gateways ("Authorization: Token <token>"); the same access policy applies.
 REST_KNOX = {
@@ -287,6 +294,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         # kombu's default is ./control, which litters whatever directory a process starts in
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu polls the folder once a second by default: up to 1 s per hop (ingest, inference, PACS)
+        "polling_interval": float(os.environ.get("CELERY_FILESYSTEM_POLL_SECONDS", "0.1")),
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}

@@ -13,6 +13,8 @@ Rules (the server enforces them on every endpoint; pages only mirror them):
   the model's output only in an aided session that has opened; never ground truth or another
   reader's calls or masks.
 - Anyone sees, and may fetch, the masks they drew themselves.
+- Everyone who sees a case sees its specimen orientation (it only names the faces); study administrators
+  and pathologists record it, since a new version renames the faces for every reader of the case.
 """
 
 from __future__ import annotations
@@ -145,6 +147,21 @@ def can_see_segmentation(*, user, segmentation: Segmentation | None, access: Cas
 
 def can_see_ground_truth(user) -> bool:
     return user.is_authenticated and (is_study_admin(user) or PATHOLOGIST in user_roles(user))
+
+
+# --- specimen orientation ------------------------------------------------------------------------
+
+
+def can_record_orientation(*, user) -> bool:
+    return user.is_authenticated and (is_study_admin(user) or PATHOLOGIST in user_roles(user))
+
+
+def ensure_orientation_recordable(*, user, case: Case) -> None:
+    """Refuse (403) a new orientation version to anyone but administrators and pathologists. ``case`` must
+    already be one the user may see (404 comes first, so a hidden case is not revealed)."""
+    if not can_record_orientation(user=user):
+        raise DomainError(f"only study administrators and pathologists record the specimen orientation "
+                          f"(case {case.code})", code="forbidden", http_status=403)
 
 
 # --- calls (reads) -----------------------------------------------------------------------------

@@ -99,6 +99,7 @@ def load_studies(
     temp_parent: Path | None = None,
     split_patients: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    on_stage: Callable[[str], None] | None = None,
 ) -> list[LoadedStudy]:
     """Every PET-CT study in the upload at ``path`` (one patient), de-identified and on one grid.
 
@@ -110,6 +111,8 @@ def load_studies(
     """
     if not deid_secret:
         raise ValueError("deid_secret is required")
+    stage = on_stage or (lambda _name: None)  # progress for a live ingest state: checking, de-identifying, ...
+    stage("checking")
     studies: list[LoadedStudy] = []
     with collect_files(
         path=Path(path),
@@ -149,6 +152,7 @@ def load_studies(
                         in_place=True,
                     )
 
+                stage("de-identifying")
                 originals = original_identifiers(ct_headers=ct.headers, pet_header=pet.headers[0])
                 # All CT headers are kept (SEG export); one pass shares the work between the slices.
                 ct_headers = deidentify_datasets(
@@ -161,6 +165,7 @@ def load_studies(
                 )
                 metadata = study_metadata(ct=ct_headers[0], pet=deid(pet.headers[0]))
                 grid = working_grid(reference=ct.volume.grid, spacing_mm=working_spacing_mm)
+                stage("resampling")
                 check_volume_size(shape=grid.shape, label="The working grid", limits=limits)
                 _check_overlap(pet=pet_volume.grid, working=grid, label=pair.pet.label())
                 metadata["CT"]["grid"] = ct.volume.grid.to_dict()

@@ -25,8 +25,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage as ndi
 
+from cases.imaging.components import ALL_NEIGHBOURS, largest_component
 from cases.imaging.volume import Grid
-from cases.phantoms.anatomy import TumourShape, largest_component
+from cases.phantoms.anatomy import TumourShape
 from cases.phantoms.truth import SurfaceModel, box_gap, index_to_xyz
 
 
@@ -118,7 +119,7 @@ def trim_spicules(
     gaps = probe.point_gaps(kji=spicule_idx - np.asarray(shape.centre_index) + np.asarray(centre_index))
     mask = shape.mask.copy()
     mask[tuple(spicule_idx[gaps < min_gap_mm].T)] = False
-    mask = largest_component(mask)
+    mask = largest_component(mask=mask, connectivity=ALL_NEIGHBOURS)
     return replace(
         shape, mask=mask, body=shape.body & mask, uptake=np.where(mask, shape.uptake, 0.0).astype(np.float32)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -22,7 +23,8 @@ def listener_config(*, port: int | None = None, ae_title: str | None = None) -> 
         port=settings.PETCTWEB_DICOM_PORT if port is None else port,
         allowed_calling_aes=tuple(settings.PETCTWEB_DICOM_ALLOWED_AES),
         allow_any=settings.PETCTWEB_DICOM_ALLOW_ANY,
-        incoming_dir=settings.PETCTWEB_DICOM_INCOMING_DIR,
+        # Absolute: the folder is stored on the receipt and opened by a worker with another working directory.
+        incoming_dir=Path(settings.PETCTWEB_DICOM_INCOMING_DIR).resolve(),
     )
 
 
@@ -43,14 +45,16 @@ def run_listener(*, config: ListenerConfig, quiet_seconds: float, stop: threadin
     config.incoming_dir.mkdir(parents=True, exist_ok=True)
     tracker = ReceiptTracker()
     # The handler threads only write files and this tracker; the database is written by this thread.
-    server = start_server(config, study_key=study_key_for, record=tracker.record)
+    server = start_server(config, study_key=study_key_for, record=tracker.record,
+                          association_closed=tracker.association_closed)
     interval = max(0.2, min(1.0, quiet_seconds / 2))
     try:
         while not stop.wait(interval):
             try:
                 close_old_connections()
                 _flush(tracker)
-                for received_id in received_studies_close_quiet(quiet_seconds=quiet_seconds):
+                busy = tracker.busy_studies()
+                for received_id in received_studies_close_quiet(quiet_seconds=quiet_seconds, busy=busy):
                     logger.info("received study %s is complete; queued for ingest", received_id)
             except Exception:  # a database hiccup must not stop the receiver
                 logger.exception("quiet-time check failed; retrying")

@@ -39,7 +39,7 @@ class ListenerConfig:
 
 
 StudyKey = Callable[[str], str]  # original StudyInstanceUID -> de-identified one
-Recorder = Callable[[StoredInstance], None]
+Recorder = Callable[[StoredInstance, int], None]  # the stored instance and its association's id
 
 
 def store_status(event, *, incoming_dir: Path, study_key: StudyKey, record: Recorder) -> int:
@@ -67,7 +67,7 @@ def store_status(event, *, incoming_dir: Path, study_key: StudyKey, record: Reco
                              sop_instance_uid=str(dataset.SOPInstanceUID))
         write_atomically(path=path, payload=event.encoded_dataset(include_meta=True))
         record(StoredInstance(study_key=key, study_dir=study_dir, modality=modality, path=path,
-                              calling_ae=str(event.assoc.requestor.ae_title).strip()))
+                              calling_ae=str(event.assoc.requestor.ae_title).strip()), id(event.assoc))
     except Exception:
         logger.exception("C-STORE: could not store or record an instance")
         return OUT_OF_RESOURCES
@@ -92,10 +92,12 @@ def build_ae(config: ListenerConfig) -> AE:
     return ae
 
 
-def start_server(config: ListenerConfig, *, study_key: StudyKey, record: Recorder, extra_handlers: Sequence = ()):
+def start_server(config: ListenerConfig, *, study_key: StudyKey, record: Recorder,
+                 association_closed: Callable[[int], None] = lambda _id: None, extra_handlers: Sequence = ()):
     """Start the SCP in background threads; returns pynetdicom's server (``.shutdown()`` stops it)."""
     ae = build_ae(config)
     handlers = [
+        (evt.EVT_CONN_CLOSE, lambda event: association_closed(id(event.assoc))),
         (evt.EVT_C_ECHO, lambda event: SUCCESS),
         (evt.EVT_C_STORE,
          lambda event: store_status(event, incoming_dir=config.incoming_dir, study_key=study_key, record=record)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from cases.imaging.deid import remap_uid
-from cases.models import Case, ReceivedStudy
+from cases.models import Case, IngestStage, ReceivedStudy
 from cases.receiver.store import StoredInstance, instance_counts
 from cases.services import case_import
 from petctweb.celery import app as celery_app
@@ -71,11 +72,13 @@ def _close(received: ReceivedStudy, *, why: str) -> ReceivedStudy:
     return received
 
 
-def received_studies_close_quiet(*, quiet_seconds: float) -> list[int]:
-    """Close every receipt with no instance for ``quiet_seconds``; returns the ids queued for ingest."""
+def received_studies_close_quiet(*, quiet_seconds: float, busy: Collection[str] = ()) -> list[int]:
+    """Close every receipt with no instance for ``quiet_seconds``, except the ``busy`` study keys (still
+    being sent); returns the ids queued for ingest."""
     cutoff = timezone.now() - timedelta(seconds=quiet_seconds)
     queued = []
-    candidates = ReceivedStudy.objects.filter(status=ReceivedStudy.Status.RECEIVING, last_received_at__lt=cutoff)
+    candidates = ReceivedStudy.objects.filter(
+        status=ReceivedStudy.Status.RECEIVING, last_received_at__lt=cutoff).exclude(study_key__in=list(busy))
     for pk in candidates.values_list("pk", flat=True):
         with transaction.atomic():
             received = ReceivedStudy.objects.select_for_update().filter(
@@ -116,18 +119,39 @@ def _claim(received_id: int) -> ReceivedStudy | None:
         return received
 
 
+def _set_stage(received: ReceivedStudy, stage: str) -> None:
+    received.stage = stage
+    ReceivedStudy.objects.filter(pk=received.pk).update(stage=stage)  # seen live while the import runs
+
+
 def _finish(received: ReceivedStudy, *, status: str, message: str, case: Case | None = None) -> None:
     received.status, received.message, received.case = status, message, case
+    received.stage = IngestStage.FAILED if status == ReceivedStudy.Status.FAILED else IngestStage.DONE
     received.finished_at = timezone.now()
-    received.save(update_fields=["status", "message", "case", "finished_at"])
+    received.save(update_fields=["status", "message", "case", "stage", "finished_at"])
     audit_record(actor=None, action=f"dicom.{status}", object_type="received_study", object_id=received.pk,
                  case_code=case.code if case else "", detail={"calling_ae": received.calling_ae, "message": message})
 
 
-def _discard_folder(received: ReceivedStudy) -> None:
-    # A re-send may be arriving into the same folder: leave it to that receipt.
-    if not ReceivedStudy.objects.filter(study_key=received.study_key, status__in=OPEN).exists():
-        shutil.rmtree(received.folder, ignore_errors=True)
+def _set_folder_aside(received: ReceivedStudy) -> Path | None:
+    """Move the handled study's files out of the incoming folder (one rename) before the receipt says so,
+    so nobody sees "done" while the files are still there; ``None`` when a re-send is arriving into it."""
+    if ReceivedStudy.objects.filter(study_key=received.study_key, status__in=OPEN).exists():
+        return None
+    folder = Path(received.folder)
+    aside = folder.with_name(f".handled-{received.pk}-{folder.name}")
+    try:
+        folder.rename(aside)
+    except FileNotFoundError:
+        return None
+    return aside
+
+
+def _finish_and_discard(received: ReceivedStudy, *, status: str, message: str, case: Case) -> None:
+    aside = _set_folder_aside(received)
+    _finish(received, status=status, message=message, case=case)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def received_study_ingest(*, received_id: int) -> str:
@@ -137,24 +161,22 @@ def received_study_ingest(*, received_id: int) -> str:
         return "nothing to do"
     existing = Case.objects.filter(study_key=received.study_key).first()
     if existing is not None:
-        _finish(received, status=ReceivedStudy.Status.DUPLICATE, case=existing,
-                message=f"already received as case {existing.code}; no new case")
-        _discard_folder(received)
+        _finish_and_discard(received, status=ReceivedStudy.Status.DUPLICATE, case=existing,
+                            message=f"already received as case {existing.code}; no new case")
         return "duplicate"
     try:
-        imported = case_import(path=Path(received.folder), source=Case.Source.SCANNER)
+        imported = case_import(path=Path(received.folder), source=Case.Source.SCANNER,
+                               on_stage=lambda stage: _set_stage(received, stage))
     except DomainError as exc:
         existing = Case.objects.filter(study_key=received.study_key).first()
         if exc.code == "duplicate_study" and existing is not None:
-            _finish(received, status=ReceivedStudy.Status.DUPLICATE, case=existing,
-                    message=f"already received as case {existing.code}; no new case")
-            _discard_folder(received)
+            _finish_and_discard(received, status=ReceivedStudy.Status.DUPLICATE, case=existing,
+                                message=f"already received as case {existing.code}; no new case")
             return "duplicate"
         # The files stay in the incoming folder so nothing is lost; the reason is on the row.
         _finish(received, status=ReceivedStudy.Status.FAILED, message=f"ingest refused: {exc.message}")
         return "failed"
     cases = [item.case for item in imported]
-    _finish(received, status=ReceivedStudy.Status.DONE, case=cases[0],
-            message=f"ingested as case {', '.join(case.code for case in cases)}")
-    _discard_folder(received)
+    _finish_and_discard(received, status=ReceivedStudy.Status.DONE, case=cases[0],
+                        message=f"ingested as case {', '.join(case.code for case in cases)}")
     return "done"

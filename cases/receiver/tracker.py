@@ -21,12 +21,31 @@ class ReceiptTracker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, Pending] = {}
+        self._sending: dict[int, set[str]] = {}  # open association -> studies it has stored into
 
-    def record(self, stored: StoredInstance) -> None:
+    def record(self, stored: StoredInstance, association: int | None = None) -> None:
         with self._lock:
             pending = self._pending.setdefault(stored.study_key, Pending(first=stored))
             pending.instances += 1
             pending.last_received_at = datetime.now(UTC)
+            if association is not None:
+                self._sending.setdefault(association, set()).add(stored.study_key)
+
+    def association_closed(self, association: int) -> None:
+        with self._lock:
+            self._sending.pop(association, None)
+
+    def busy_studies(self) -> set[str]:
+        """Studies not to close yet: still being sent on an open association, or with unrecorded instances.
+
+        A sender may pause longer than the quiet time mid-study (a loaded scanner or disk); closing then
+        would ingest half a study and open a second receipt for the rest in the same folder.
+        """
+        with self._lock:
+            busy = set(self._pending)
+            for keys in self._sending.values():
+                busy |= keys
+        return busy
 
     def take(self) -> list[Pending]:
         """Everything recorded since the last call (and forget it)."""

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import audit_record
+from cases.orientation import face_names
 from inference.exports import segmentation_dicom_seg_bytes, segmentation_nifti_bytes
 from inference.margin_exports import margin_csv, margin_json
 from inference.models import InferenceRun, ModelVersion
@@ -78,7 +79,7 @@ class ResultExportApi(APIView):
             if margin is None:
                 raise DomainError(f"case {case.code} has no margin result to export", code="not_found", http_status=404)
             export = margin_json if fmt == "json" else margin_csv
-            payload = export(case_code=case.code, margin=margin)
+            payload = export(case_code=case.code, margin=margin, face_names=face_names(case=case))
             content_type, name = ("application/json", "margin.json") if fmt == "json" else ("text/csv", "margin.csv")
         elif fmt == "seg":
             payload, content_type, name = segmentation_dicom_seg_bytes(segmentation=segmentation), "application/dicom", "seg.dcm"

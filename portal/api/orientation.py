@@ -16,10 +16,8 @@ from cases.orientation import (
     orientation_record,
     orientation_versions,
 )
-from petctweb.errors import DomainError
 from petctweb.permissions import HasAnyRole
-from petctweb.roles import PATHOLOGIST, is_study_admin, user_roles
-from portal.access_policy import case_get_for_user
+from portal.access_policy import can_record_orientation, case_get_for_user, ensure_orientation_recordable
 
 
 def orientation_payload(row: SpecimenOrientation) -> dict:
@@ -44,13 +42,6 @@ class OrientationSerializer(serializers.Serializer):
                                     help_text='suture -> scanner face under the convention, e.g. {"short suture": "+z"}')
 
 
-def _ensure_may_orient(user) -> None:
-    """Orientation renames faces for every reader of the case: study administrators and pathologists."""
-    if not (is_study_admin(user) or PATHOLOGIST in user_roles(user)):
-        raise DomainError("only study administrators and pathologists record the specimen orientation",
-                          code="forbidden", http_status=403)
-
-
 class CaseOrientationApi(APIView):
     permission_classes = [HasAnyRole]
 
@@ -64,11 +55,12 @@ class CaseOrientationApi(APIView):
             "faces": list(FACE_LABELS),
             "anatomical_names": list(ANATOMICAL_NAMES),
             "conventions": orientation_conventions(),
+            "can_record": can_record_orientation(user=request.user),  # pages mirror the policy, never decide it
         })
 
     def post(self, request, code: str):
         case = case_get_for_user(code=code, user=request.user)
-        _ensure_may_orient(request.user)
+        ensure_orientation_recordable(user=request.user, case=case)
         data = OrientationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data

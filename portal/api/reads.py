@@ -43,8 +43,9 @@ class CaseReadListApi(StudiesApiView):
         reads = list(reads_visible(user=request.user, case=case).select_related("study"))
         if any(r.reader_id != request.user.pk for r in reads):
             services.view_record(user=request.user, what="reads", case=case, detail={"reads": len(reads)})
-        # Study calls first, then calls made outside any study, each labelled, so the two never blur.
-        reads.sort(key=lambda r: (r.study_id is None, r.submitted_at))
+        # Study calls first, then calls made outside any study, each labelled, so the two never blur;
+        # newest first within each group (the queryset's order; the sort is stable).
+        reads.sort(key=lambda r: r.study_id is None)
         outside = sum(1 for r in reads if r.study_id is None)
         return Response({"results": [selectors.read_payload(r) for r in reads],
                          "counts": {"study": len(reads) - outside, "outside_studies": outside}})

@@ -65,10 +65,8 @@ def _offset_headers(session: UploadSession) -> dict:
 
 
 def _int_header(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None and value.strip().isdigit() else None
-    except ValueError:
-        return None
+    # isdecimal, not isdigit: "²" is a digit that int() refuses
+    return int(value) if value is not None and value.strip().isdecimal() else None
 
 
 def _offset_error(exc: OffsetError) -> Response:
@@ -113,7 +111,7 @@ class UploadSessionDetailApi(APIView):
         try:
             session = upload_chunk_write(
                 session=session, offset=_int_header(request.headers.get(OFFSET)),
-                length=_int_header(request.META.get("CONTENT_LENGTH")), stream=request._request, user=request.user)
+                length=_int_header(request.META.get("CONTENT_LENGTH")), stream=request._request)
         except OffsetError as exc:
             return _offset_error(exc)
         return Response({"offset": session.received_bytes, "total_bytes": session.total_bytes},

@@ -37,13 +37,15 @@ def free_port() -> int:
 @pytest.fixture
 def listener(settings, tmp_path):
     port = free_port()
+    # Its own broker folder: a worker of another test session on this machine must not take its messages.
     env = dict(os.environ, DATABASE_URL=_database_url(), PETCTWEB_DEID_SECRET=settings.PETCTWEB_DEID_SECRET,
-               PETCTWEB_DICOM_ALLOWED_AES="STORESCU,ECHOSCU", PETCTWEB_DICOM_INCOMING_DIR=str(tmp_path / "incoming"))
+               PETCTWEB_DICOM_ALLOWED_AES="STORESCU,ECHOSCU", PETCTWEB_DICOM_INCOMING_DIR=str(tmp_path / "incoming"),
+               PETCTWEB_BROKER_DIR=str(tmp_path / "broker"))
     log = tmp_path / "listener.log"
     process = subprocess.Popen([sys.executable, "manage.py", "dicom_listener", "--port", str(port), "--quiet-seconds", "3"],
                                cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     wait_for(lambda: echo(port).returncode == 0, 90, 0.5, [log])
-    yield {"port": port, "log": log, "incoming": tmp_path / "incoming"}
+    yield {"port": port, "log": log, "incoming": tmp_path / "incoming", "broker": tmp_path / "broker"}
     stop(process)
 
 
@@ -52,9 +54,11 @@ def echo(port: int, aet: str = "ECHOSCU") -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=30)
 
 
-def store(port: int, *paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["storescu", "-v", "-aec", "PETCTWEB", "+sd", "+r", "127.0.0.1", str(port), *map(str, paths)],
-                          capture_output=True, text=True, timeout=300)
+def store(port: int, *paths: Path, propose: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """storescu proposes uncompressed syntaxes unless told otherwise (``-xr``: RLE lossless too); it cannot
+    convert RLE to uncompressed itself, so compressed files need their own syntax proposed."""
+    return subprocess.run(["storescu", "-v", "-aec", "PETCTWEB", *propose, "+sd", "+r", "127.0.0.1", str(port),
+                           *map(str, paths)], capture_output=True, text=True, timeout=300)
 
 
 def settled(status_in) -> ReceivedStudy | None:
@@ -103,7 +107,8 @@ def test_a_full_size_study_and_a_compressed_one_become_cases_once(listener, sett
     model_version_register(source_dir=tiny_bundle, name="tiny", version="dicom", make_default=True)
     generate_phantoms(out_dir=tmp_path / "full", n=1, seed=5, size="full")
     full = tmp_path / "full" / "case_0000"
-    worker = start_worker(settings, tmp_path / "worker.log", "dicom", {"PETCTWEB_AUTO_INFERENCE": "1"})
+    worker = start_worker(settings, tmp_path / "worker.log", "dicom",
+                          {"PETCTWEB_AUTO_INFERENCE": "1", "PETCTWEB_BROKER_DIR": str(listener["broker"])})
     logs = [listener["log"], tmp_path / "worker.log"]
     try:
         assert store(listener["port"], full / "ct", full / "pet").returncode == 0
@@ -130,7 +135,8 @@ def test_a_full_size_study_and_a_compressed_one_become_cases_once(listener, sett
             target = compressed / source.parent.name / source.name
             target.parent.mkdir(parents=True, exist_ok=True)
             dataset.save_as(target)
-        sent = store(listener["port"], compressed)
+        sent = store(listener["port"], compressed, propose=("-xr",))
+        assert "RLE Lossless -> Little Endian" not in sent.stdout + sent.stderr  # sent as RLE, not decoded first
         assert sent.returncode == 0, sent.stderr
         rle = wait_for(lambda: ReceivedStudy.objects.exclude(pk__in=[received.pk, again.pk]).filter(
             status__in=["duplicate", "done", "failed"]).first(), 240, 0.5, logs)

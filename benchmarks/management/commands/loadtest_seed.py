@@ -1,58 +1,35 @@
-"""Seed the load-test database: study, readers, synthetic cases, an upload archive; write the locust plan."""
+"""Seed the load-test database (study, readers, imported generated specimens) and write the locust plan."""
 
 from __future__ import annotations
 
 import json
-import tempfile
-import zipfile
 from pathlib import Path
 
-import numpy as np
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from benchmarks.management.commands.bench_readers import _shape
-from benchmarks.readers import _login_cookie, prepare
-from cases.phantoms.generator import generate_phantoms
-from inference.maskcodec import ENCODING, encode_rle
-
-
-def upload_archive(*, out: Path) -> Path:
-    """One small generated specimen (CT + PET DICOM) zipped as a browser upload would send it."""
-    with tempfile.TemporaryDirectory(prefix="petctweb-load-") as folder:
-        generate_phantoms(out_dir=Path(folder), n=1, seed=5, size="small")
-        case = Path(folder) / "case_0000"
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(case.rglob("*")):
-                if path.is_file() and path.parent.name in ("ct", "pet"):
-                    archive.write(path, path.relative_to(case))
-    return out
+from benchmarks.loadtest.seed import seed_load_test
 
 
 class Command(BaseCommand):
-    help = "Create the load test's study, readers and cases in the configured database and write the plan JSON."
+    help = "Create the load test's study, readers and imported phantom cases, and write the plan JSON."
 
     def add_arguments(self, parser):
         parser.add_argument("plan", type=Path)
         parser.add_argument("--readers", type=int, default=100)
-        parser.add_argument("--cases", type=int, default=6)
-        parser.add_argument("--shape", default="48,128,128")
+        parser.add_argument("--cases", type=int, default=4)
+        parser.add_argument("--uploads", type=int, default=4, help="specimen studies for the uploader")
+        parser.add_argument("--size", choices=["full", "small"], default="full")
 
-    def handle(self, *args, plan: Path, readers: int, cases: int, shape: str, **options):
-        if not 1 <= readers <= 1000 or not 1 <= cases <= 100:
-            raise CommandError("--readers 1..1000, --cases 1..100")
-        grid = _shape(shape)
-        study, people = prepare(readers=readers, cases=cases, shape=grid, tag="load")
-        admin = study.created_by
-        mask = np.zeros(grid, np.uint8)
-        k, j, i = (s // 2 for s in grid)
-        mask[k - 3:k + 3, j - 8:j + 8, i - 8:i + 8] = 1
-        plan.parent.mkdir(parents=True, exist_ok=True)
-        archive = upload_archive(out=plan.parent / "upload.zip")
-        plan.write_text(json.dumps({
-            "study_id": study.pk,
-            "reader_cookies": [_login_cookie(user) for user in people],
-            "admin_cookie": _login_cookie(admin),
-            "upload_zip": str(archive.resolve()),
-            "mask": {"parent_id": None, "shape": list(grid), "encoding": ENCODING, "data": encode_rle(mask)},
-        }))
-        self.stdout.write(f"study {study.pk}: {readers} readers x {cases} cases of {grid}; plan {plan}")
+    def handle(self, *args, plan: Path, readers: int, cases: int, uploads: int, size: str, **options):
+        if not 1 <= readers <= 1000 or not 1 <= cases <= 50 or not 0 <= uploads <= 20:
+            raise CommandError("--readers 1..1000, --cases 1..50, --uploads 0..20")
+        if settings.PETCTWEB_AUTO_INFERENCE:
+            raise CommandError("set PETCTWEB_AUTO_INFERENCE=0: the load test measures the web tier, not inference")
+        data = seed_load_test(readers=readers, cases=cases, uploads=uploads, size=size, out_dir=plan.parent)
+        plan.write_text(json.dumps(data))
+        per_case = data["volume_bytes"]
+        self.stdout.write(
+            f"study {data['study_id']}: {readers} readers x {cases} {size} cases, grids {sorted(data['grids'].values())}; "
+            f"stored gzip bytes per case: CT {per_case['ct']:,}, PET {per_case['pet']:,}, "
+            f"specimen {per_case['specimen']:,}; uploads {data['upload_bytes']} bytes; plan {plan}")

@@ -2,8 +2,11 @@
 // The server stores the bytes by offset (/api/uploads/); a dropped connection resumes from the
 // server's offset instead of starting again. After "complete" the ingest runs in a worker and the
 // page polls the upload's state (checking, de-identifying, resampling, queued, segmenting, done).
+// An optional specimen orientation is checked before any byte is sent and posted to the orientation
+// API once the case exists (the server decides whether it is valid and who may record it).
 
 import { retryDelayMs, sliceFiles } from "./upload_chunks.mjs";
+import { orientationBody, orientationProblem, orientationTarget } from "./upload_orientation.mjs";
 
 const csrf = document.querySelector("input[name=csrfmiddlewaretoken]").value;
 const statusLine = document.getElementById("upload-status");
@@ -11,6 +14,8 @@ const bar = document.getElementById("upload-progress");
 const stateLine = document.getElementById("upload-state");
 const results = document.getElementById("upload-results");
 const zone = document.getElementById("dropzone");
+const conventionSelect = document.getElementById("orientation-convention");
+const orientationLine = document.getElementById("upload-orientation-state");
 const CHUNK_BYTES = Number(zone.dataset.chunkBytes) || 8 * 1024 * 1024;
 const RETRIES = 8;
 const POLL_MS = 1000;
@@ -127,18 +132,51 @@ function showCase(code, url) {
   results.append(li);
 }
 
+function chosenOrientation() {
+  const convention = conventionSelect.value;
+  const group = document.querySelector(`.orientation-group[data-convention="${CSS.escape(convention)}"]`);
+  const chosen = Object.fromEntries([...group.querySelectorAll("select[data-key]")].map((s) => [s.dataset.key, s.value]));
+  return orientationBody(convention, chosen);
+}
+
+function showOrientationGroup() {
+  for (const group of document.querySelectorAll(".orientation-group")) {
+    group.hidden = group.dataset.convention !== conventionSelect.value;
+  }
+}
+
+function sayOrientation(text, kind) {
+  orientationLine.hidden = false;
+  orientationLine.textContent = text;
+  orientationLine.className = `status ${kind}`.trim();
+  orientationLine.dataset.kind = kind;
+}
+
+async function recordOrientation(body, cases) {
+  const target = orientationTarget(body, cases);
+  if (target.action === "none") return;
+  if (target.action === "skip") { sayOrientation(target.reason, "warning"); return; }
+  const { response, data } = await api("POST", `/api/cases/${encodeURIComponent(target.code)}/orientation/`, body);
+  if (response.status === 201) {
+    sayOrientation(`Orientation version ${data.version} recorded on ${target.code}.`, "ok");
+  } else {
+    const reason = data.detail || (typeof data === "object" ? JSON.stringify(data) : `HTTP ${response.status}`);
+    sayOrientation(`Orientation not recorded on ${target.code}: ${reason}. Record it in the case's viewer.`, "error");
+  }
+}
+
 const FINAL = new Set(["done", "failed", "imported", "duplicate"]);
 
 async function followState(session) {
   for (;;) {
     const { response, data } = await api("GET", session.url);
-    if (!response.ok) { say(`Could not read the upload's state: ${data.detail || response.status}`, "error"); return; }
+    if (!response.ok) { say(`Could not read the upload's state: ${data.detail || response.status}`, "error"); return null; }
     stateLine.hidden = false;
     stateLine.dataset.state = data.state;
     stateLine.textContent = `State: ${data.state}${data.message ? ` (${data.message})` : ""}`;
     if (data.case) showCase(data.case, data.case_url);
-    if (data.state === "failed") { say(`Import failed: ${data.message}`, "error"); return; }
-    if (FINAL.has(data.state)) { say(`Imported ${data.cases.length} case(s).`, "ok"); return; }
+    if (data.state === "failed") { say(`Import failed: ${data.message}`, "error"); return null; }
+    if (FINAL.has(data.state)) { say(`Imported ${data.cases.length} case(s).`, "ok"); return data; }
     await sleep(POLL_MS);
   }
 }
@@ -146,6 +184,10 @@ async function followState(session) {
 async function upload(files) {
   files = files.filter((file) => file.size > 0);
   if (!files.length) return;
+  const orientation = chosenOrientation();
+  const problem = orientationProblem(orientation);
+  orientationLine.hidden = true;
+  if (problem) { say(`Specimen orientation: ${problem}.`, "error"); return; }
   bar.hidden = false;
   bar.value = 0;
   stateLine.hidden = true;
@@ -160,12 +202,14 @@ async function upload(files) {
     say("Upload complete; importing…");
     const completed = await api("POST", session.complete_url);
     if (completed.response.status !== 202) throw new Error(completed.data.detail || `HTTP ${completed.response.status}`);
-    await followState(session);
+    const finished = await followState(session);
+    if (finished) await recordOrientation(orientation, finished.cases || []);
   } catch (error) {
     say(`Upload refused: ${error.message}`, "error");
   }
 }
 
+conventionSelect.addEventListener("change", showOrientationGroup);
 zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
 zone.addEventListener("dragleave", () => zone.classList.remove("over"));
 zone.addEventListener("drop", async (event) => {

@@ -5,8 +5,9 @@
  *   {{ viewer_config|json_script:"viewer-config" }}
  *   <script type="module" src="{% static 'viewer/main.mjs' %}"></script>
  *
- * and this module builds the whole interface inside the root, loads the case and its
- * volumes, and exposes the test hook `window.petctViewer` (see README.md).
+ * and this module builds the whole interface inside the root and wires it to the Viewer;
+ * boot.mjs holds the test hook `window.petctViewer` (see README.md) and the configuration,
+ * loading.mjs the volumes and the model's result.
  */
 
 const MODULE_START = performance.now();
@@ -18,88 +19,18 @@ import { attachPointer, attachKeyboard } from "./tools.mjs";
 import { MaskSession } from "./session.mjs";
 import { createCallForm } from "./callform.mjs";
 import { toolsPanel, displayPanel, overlayPanel, marginPanel, helpPanel } from "./panels.mjs";
-import { crc32, countNonzero } from "./maskcodec.mjs";
+import { countNonzero } from "./maskcodec.mjs";
 import { formatMm } from "./ruler.mjs";
 import { h } from "./dom.mjs";
 import { applyLamella } from "./lamella.mjs";
 import { MipView } from "./mip.mjs";
 import { buildView, buildMipView, formatReadout, shortReadout, sideTabs } from "./viewdom.mjs";
 import { layoutBar, roiPanel, surfacePanel, orientationPanel } from "./reading.mjs";
+import { createHook, ensureStylesheet, readConfig } from "./boot.mjs";
+import { loadVolumes, followModel } from "./loading.mjs";
 
-const FINISHED_RUNS = new Set(["succeeded", "success", "done", "completed", "finished", "failed", "error", "cancelled"]);
-
-const timings = { moduleStartMs: MODULE_START, caseLoadedMs: null, firstImageMs: null, volumesLoadedMs: null, readyMs: null };
-let resolveReady;
-let rejectReady;
-const ready = new Promise((res, rej) => {
-  resolveReady = res;
-  rejectReady = rej;
-});
-ready.catch(() => {});
-
-const hook = {
-  /** Resolves to a copy of `timings` once everything is loaded and drawn. */
-  ready,
-  timings,
-  viewer: null,
-  session: null,
-  /** Mean ms per full render (image + compose) of a view. */
-  benchmarkRender: (n = 50, view = "axial") => hook.viewer.benchmarkRender(n, view),
-  /** zlib.crc32 of the mask bytes (0/1, C order), unsigned. */
-  getMaskChecksum: () => (hook.viewer ? crc32(hook.viewer.mask) : null),
-  getMaskVoxelCount: () => (hook.viewer ? countNonzero(hook.viewer.mask) : null),
-  /** Page (client) coordinates of the centre of voxel [k, j, i] as drawn in `view`. */
-  voxelToClient(view, kji) {
-    const v = hook.viewer;
-    const p = v.specs[view].fromKji(...kji);
-    const t = v.transform(view);
-    const rect = v.canvases[view].getBoundingClientRect();
-    return { x: rect.left + t.x0 + (p.col + 0.5) * t.sx, y: rect.top + t.y0 + (p.row + 0.5) * t.sy };
-  },
-  get state() {
-    const v = hook.viewer;
-    if (!v) return null;
-    return {
-      slices: { ...v.slices },
-      cursor: [...v.cursor],
-      window: v.wl.window,
-      level: v.wl.level,
-      preset: v.wl.preset,
-      tool: v.tool,
-      mode: v.mode,
-      activeView: v.activeView,
-      zoom: Object.fromEntries(VIEWS.map((n) => [n, v.viewState[n].zoom])),
-      pan: Object.fromEntries(VIEWS.map((n) => [n, [v.viewState[n].panX, v.viewState[n].panY]])),
-      brushRadiusMm: v.brushRadiusMm,
-      petThreshold: v.petThreshold,
-      pet: { ...v.pet },
-      overlays: Object.fromEntries(Object.entries(v.overlays).map(([k, o]) => [k, { visible: o.visible, available: o.available, style: o.style, color: o.color }])),
-      rulers: v.rulers.map((r) => ({ view: r.view, slice: r.slice, mm: r.mm })),
-      dirty: hook.session ? hook.session.dirty : false,
-      segmentation: hook.session?.current ? { ...hook.session.current } : null,
-      canUndo: v.history.canUndo,
-      canRedo: v.history.canRedo,
-      editTarget: v.editTarget,
-      specimenRevision: v.specimenRevision,
-      rois: v.rois.map((r) => ({ view: r.view, slice: r.slice, ...r.stats })),
-      layout: hook.layout ? hook.layout.state : null,
-      cinePlaying: hook.layout ? hook.layout.playing : false,
-    };
-  },
-};
+const { hook, timings, resolveReady, rejectReady } = createHook(MODULE_START);
 window.petctViewer = hook;
-
-function ensureStylesheet() {
-  const href = new URL("./viewer.css", import.meta.url).href;
-  if ([...document.querySelectorAll('link[rel="stylesheet"]')].some((l) => l.href === href)) return;
-  document.head.append(h("link", { rel: "stylesheet", href }));
-}
-
-function readConfig() {
-  const node = document.getElementById("viewer-config");
-  if (!node) throw new Error('missing <script id="viewer-config"> (json_script)');
-  return JSON.parse(node.textContent);
-}
 
 async function main() {
   ensureStylesheet();
@@ -240,10 +171,9 @@ async function main() {
       })
     : null;
   const orientSlot = h("div", { class: "pv-slot" });
-  const role = config.user?.role || "";
   api.getOrientation().then((info) => {
     const panel = orientationPanel(api, info, {
-      canEdit: ["study_admin", "superuser", "pathologist"].includes(role),
+      canEdit: !!info.can_record, // portal/access_policy.py decides; the page only mirrors it
       onSaved: (names) => {
         faceNames = names;
         callForm?.setFaceNames(names);
@@ -358,52 +288,8 @@ async function main() {
   viewer.firstImage.then((ms) => (timings.firstImageMs = ms));
 
   // ---- volumes
-  const expect = (dtype) => ({ dtype, shape: grid.shape });
-  const vols = caseData.volumes || {};
-  const loads = [];
-  const progress = {};
-  const showProgress = () => {
-    const pending = Object.entries(progress).filter(([, s]) => s === "loading").map(([n]) => n);
-    const failed = Object.entries(progress).filter(([, s]) => s === "failed").map(([n]) => n);
-    if (failed.length) setStatus(`Could not load: ${failed.join(", ")}.`, "error");
-    else if (pending.length) setStatus(`Loading ${pending.join(", ")}…`);
-  };
-  const load = (label, url, dtype, into, priority = "low") => {
-    if (!url) return;
-    progress[label] = "loading";
-    loads.push(
-      api.loadVolume(url, { expect: expect(dtype), priority }).then(
-        (vol) => {
-          into(vol.data);
-          progress[label] = "done";
-          showProgress();
-        },
-        (err) => {
-          progress[label] = "failed";
-          console.error(label, err);
-          showProgress();
-        },
-      ),
-    );
-  };
-  load("CT", vols.ct, "int16", (d) => viewer.setVolume("ct", d), "high");
-  load("PET", vols.pet, "float32", (d) => viewer.setVolume("pet", d));
-  // The newest version of the specimen surface (a person's correction included) where one may see it.
-  const specimenUrl = caseData.specimen_surface?.latest?.mask_url || vols.specimen;
-  load("specimen", specimenUrl, "uint8", (d) => viewer.setVolume("specimen", d));
-  if (canSeeModel) {
-    load("model mask", vols.model_mask, "uint8", (d) => viewer.setVolume("model", d));
-    load("uncertainty", vols.uncertainty, "float32", (d) => viewer.setVolume("uncertainty", d));
-    viewer.setMargin(caseData.margin);
-  }
-  if (canSeeGT) load("ground truth", vols.ground_truth, "uint8", (d) => viewer.setVolume("gt", d));
-  let myMaskFailed = false;
-  if (caseData.my_segmentation?.url) {
-    load("my mask", caseData.my_segmentation.url, "uint8", (d) => viewer.loadMask(d));
-  }
-  showProgress();
-  await Promise.all(loads);
-  myMaskFailed = progress["my mask"] === "failed";
+  const progress = await loadVolumes({ api, viewer, grid, caseData, canSeeModel, canSeeGT, setStatus });
+  const myMaskFailed = progress["my mask"] === "failed";
   timings.volumesLoadedMs = performance.now() - MODULE_START;
   session.markLoaded();
 
@@ -429,39 +315,7 @@ async function main() {
   }
   updateAll();
 
-  if (canSeeModel && caseData.model && !FINISHED_RUNS.has(String(caseData.model.run_status).toLowerCase())) pollModel();
-  // The case page calls this when it sees the run finish, so the overlay need not wait for a poll.
-  hook.reloadModel = async () => {
-    if (!canSeeModel) return;
-    const fresh = await api.getCase();
-    const fv = fresh.volumes || {};
-    if (fv.model_mask) viewer.setVolume("model", (await api.loadVolume(fv.model_mask, { expect: expect("uint8") })).data);
-    if (fv.uncertainty) viewer.setVolume("uncertainty", (await api.loadVolume(fv.uncertainty, { expect: expect("float32") })).data);
-    caseData.margin = fresh.margin;
-    viewer.setMargin(fresh.margin);
-    showMargin(fresh.margin, fresh.model);
-  };
-
-  async function pollModel() {
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 5000));
-      let fresh;
-      try {
-        fresh = await api.getCase();
-      } catch {
-        continue;
-      }
-      const done = !fresh.model || FINISHED_RUNS.has(String(fresh.model.run_status).toLowerCase());
-      showMargin(fresh.margin, fresh.model);
-      if (!done) continue;
-      const fv = fresh.volumes || {};
-      if (fv.model_mask) api.loadVolume(fv.model_mask, { expect: expect("uint8") }).then((v) => viewer.setVolume("model", v.data)).catch(() => {});
-      if (fv.uncertainty) api.loadVolume(fv.uncertainty, { expect: expect("float32") }).then((v) => viewer.setVolume("uncertainty", v.data)).catch(() => {});
-      viewer.setMargin(fresh.margin);
-      setStatus(`Model ${fresh.model?.run_status ?? "finished"}.`);
-      return;
-    }
-  }
+  hook.reloadModel = followModel({ api, viewer, grid, caseData, canSeeModel, showMargin, setStatus });
 
   if (viewer.volumes.ct) await viewer.firstImage;
   timings.readyMs = performance.now() - MODULE_START;

@@ -3,19 +3,17 @@
  * PET display, overlays, tool) over the loaded volumes and the reader's editable mask,
  * and the render loop that draws the three planes. It has no knowledge of the page's
  * controls: the UI listens to its events ("change", "hover", "mask") and calls its methods.
+ * Navigation, editing and measurements are mixins in viewer_navigation / _editing / _measure.mjs.
  */
 
-import {
-  VIEWS, planeSpec, viewTransform, screenToImage, zoomAbout, orientationLabels, clampVoxel, voxelToMm, flatIndex, inBounds,
-  volumeBounds, indexBounds, unionBounds,
-} from "./geometry.mjs";
+import { VIEWS, planeSpec, orientationLabels, volumeBounds } from "./geometry.mjs";
 import { buildGreyLut, clampWindowLevel, presetById, DEFAULT_PRESET, robustRange } from "./windowing.mjs";
 import { PlaneRenderer, buildPetTables, petScaling } from "./renderer.mjs";
-import { discOffsets, paintStroke, petThresholdGate, fillPolygon, fillPlane, assignFrom } from "./brush.mjs";
-import { DiffRecorder, History } from "./history.mjs";
-import { planeDistanceMm } from "./ruler.mjs";
+import { History } from "./history.mjs";
 import { layersOf, composeView } from "./painter.mjs";
-import { ellipseStats } from "./roi.mjs";
+import { withNavigation } from "./viewer_navigation.mjs";
+import { withEditing } from "./viewer_editing.mjs";
+import { withMeasurements } from "./viewer_measure.mjs";
 
 export const TOOLS = Object.freeze(["wl", "navigate", "zoom", "pan", "brush", "eraser", "petbrush", "polygon", "ruler", "roi"]);
 /** What the editing tools write into: the reader's mask or the specimen surface. */
@@ -34,7 +32,7 @@ const DEFAULT_OVERLAYS = () => ({
   margin: { label: "Closest margin", visible: true, available: false },
 });
 
-export class Viewer extends EventTarget {
+export class Viewer extends withMeasurements(withEditing(withNavigation(EventTarget))) {
   /**
    * @param grid   {shape, spacing, origin, direction} (geometry.createGrid)
    * @param views  {axial: HTMLCanvasElement, coronal: ..., sagittal: ...}
@@ -109,13 +107,13 @@ export class Viewer extends EventTarget {
   setEditTarget(target) {
     if (!EDIT_TARGETS.includes(target) || target === this.editTarget) return;
     if (target === "specimen" && !this.volumes.specimen) {
-      this.#emit("notice", { text: "The specimen surface is not loaded." });
+      this._emit("notice", { text: "The specimen surface is not loaded." });
       return;
     }
     this.cancelDrafts();
     this.editTarget = target;
     if (target === "specimen") this.setOverlay("specimen", { visible: true });
-    this.#emit("change");
+    this._emit("change");
   }
 
   /** Promise resolved when the first CT image has been drawn. */
@@ -146,23 +144,15 @@ export class Viewer extends EventTarget {
     // Draw the first CT image at once rather than on the next animation frame, which can
     // come late while the other volumes are still being decoded.
     if (name === "ct" && data && this.timings.firstImageMs === null) this.flush();
-    this.#emit("change");
+    this._emit("change");
   }
 
-  /** Replace the reader's mask without recording history (loading a saved version or draft). */
-  loadMask(data) {
-    if (data.length !== this.voxels) throw new Error(`mask has ${data.length} voxels, grid has ${this.voxels}`);
-    this.mask.set(data);
-    this.histories.mine.clear();
-    this.bounds.mine = volumeBounds(this.mask, this.shape);
-    this.#maskChanged(null, "load", "mine");
-  }
 
   setMargin(margin) {
     this.margin = margin && margin.closest_point ? margin : null;
     this.overlays.margin.available = !!this.margin;
     this.requestRender(VIEWS, false);
-    this.#emit("change");
+    this._emit("change");
   }
 
   #autoPetWindow() {
@@ -183,7 +173,7 @@ export class Viewer extends EventTarget {
     this.wl = { ...wl, preset };
     this.#rebuildGrey();
     this.requestRender();
-    this.#emit("change");
+    this._emit("change");
   }
 
   applyPreset(id) {
@@ -196,14 +186,14 @@ export class Viewer extends EventTarget {
     if (this.pet.max <= this.pet.min) this.pet.max = this.pet.min + Math.abs(this.pet.min || 1) * 0.01 + 1e-6;
     this.#rebuildPetTables();
     this.requestRender();
-    this.#emit("change");
+    this._emit("change");
   }
 
   setMode(mode) {
     if (!MODES.includes(mode)) return;
     this.mode = mode;
     this.requestRender();
-    this.#emit("change");
+    this._emit("change");
   }
 
   cycleMode() {
@@ -213,19 +203,19 @@ export class Viewer extends EventTarget {
   setOverlay(name, changes) {
     Object.assign(this.overlays[name], changes);
     this.requestRender(VIEWS, name !== "margin");
-    this.#emit("change");
+    this._emit("change");
   }
 
   setFillOpacity(opacity) {
     this.fillOpacity = Math.min(1, Math.max(0, opacity));
     this.requestRender();
-    this.#emit("change");
+    this._emit("change");
   }
 
   setSmooth(on) {
     this.smooth = !!on;
     this.requestRender(VIEWS, false);
-    this.#emit("change");
+    this._emit("change");
   }
 
   toggleCrosshair() {
@@ -240,18 +230,18 @@ export class Viewer extends EventTarget {
     this.rulerDraft = null;
     this.tool = tool;
     this.requestRender(VIEWS, false);
-    this.#emit("change");
+    this._emit("change");
   }
 
   setBrushRadius(mm) {
     this.brushRadiusMm = Math.min(50, Math.max(0.05, Number(mm) || this.brushRadiusMm));
     this.requestRender(VIEWS, false);
-    this.#emit("change");
+    this._emit("change");
   }
 
   setPetThreshold(value) {
     if (Number.isFinite(value)) this.petThreshold = value;
-    this.#emit("change");
+    this._emit("change");
   }
 
   #rebuildGrey() {
@@ -261,322 +251,6 @@ export class Viewer extends EventTarget {
   #rebuildPetTables() {
     this.tables.pet = buildPetTables(this.pet.colormap, this.pet.opacity, this.tables.pet);
     Object.assign(this.tables, petScaling(this.pet.min, this.pet.max, this.suvFactor));
-  }
-
-  // ---------------------------------------------------------------- navigation
-
-  get slices() {
-    return { axial: this.cursor[0], coronal: this.cursor[1], sagittal: this.cursor[2] };
-  }
-
-  setCursor(kji) {
-    const next = clampVoxel(this.shape, kji);
-    const changed = VIEWS.filter((v) => next[this.specs[v].sliceAxis] !== this.cursor[this.specs[v].sliceAxis]);
-    this.cursor = next;
-    if (changed.length) this.#onSliceChange();
-    this.requestRender(VIEWS, false);
-    for (const v of changed) this.requestRender([v], true);
-    this.#emit("change");
-  }
-
-  setSlice(view, slice) {
-    const kji = [...this.cursor];
-    kji[this.specs[view].sliceAxis] = slice;
-    this.setCursor(kji);
-  }
-
-  scrollSlice(view, delta) {
-    this.setSlice(view, this.slices[view] + delta);
-  }
-
-  /** Point the cursor at image point (u, v) of `view` (the view's own slice is unchanged). */
-  setCursorFromView(view, u, v) {
-    const spec = this.specs[view];
-    const r = Math.min(spec.height - 1, Math.max(0, Math.floor(v)));
-    const c = Math.min(spec.width - 1, Math.max(0, Math.floor(u)));
-    this.setCursor(spec.toKji(this.slices[view], r, c));
-  }
-
-  setActiveView(view) {
-    if (this.activeView === view) return;
-    this.activeView = view;
-    this.#emit("change");
-  }
-
-  #onSliceChange() {
-    if (this.polygon && this.polygon.slice !== this.slices[this.polygon.view]) this.polygon = null;
-  }
-
-  jumpToMargin() {
-    if (!this.margin) return false;
-    this.setCursor(this.margin.closest_point.tumour_kji);
-    return true;
-  }
-
-  /** Zoom a view about screen point (x, y); without one, about the crosshair (or the centre if it is off screen). */
-  zoom(view, factor, x, y) {
-    const size = this.sizes[view];
-    let px = x;
-    let py = y;
-    if (px === undefined || py === undefined) {
-      const p = this.specs[view].fromKji(...this.cursor);
-      const t = this.transform(view);
-      px = t.x0 + (p.col + 0.5) * t.sx;
-      py = t.y0 + (p.row + 0.5) * t.sy;
-      if (!(px >= 0 && px <= size.w && py >= 0 && py <= size.h)) [px, py] = [size.w / 2, size.h / 2];
-    }
-    this.viewState[view] = zoomAbout(this.specs[view], size.w, size.h, this.viewState[view], factor, px, py);
-    this.requestRender([view], false);
-    this.#emit("change");
-  }
-
-  pan(view, dx, dy) {
-    const s = this.viewState[view];
-    this.viewState[view] = { ...s, panX: s.panX + dx, panY: s.panY + dy };
-    this.requestRender([view], false);
-  }
-
-  resetView(view = null) {
-    for (const v of view ? [view] : VIEWS) this.viewState[v] = { zoom: 1, panX: 0, panY: 0 };
-    this.requestRender(view ? [view] : VIEWS, false);
-    this.#emit("change");
-  }
-
-  transform(view) {
-    const size = this.sizes[view];
-    return viewTransform(this.specs[view], size.w, size.h, this.viewState[view]);
-  }
-
-  screenToImage(view, x, y) {
-    return screenToImage(this.transform(view), x, y);
-  }
-
-  /** Voxel [k, j, i] under image point (u, v) of a view, or null outside the plane. */
-  voxelAt(view, u, v) {
-    const spec = this.specs[view];
-    const r = Math.floor(v);
-    const c = Math.floor(u);
-    if (r < 0 || c < 0 || r >= spec.height || c >= spec.width) return null;
-    return spec.toKji(this.slices[view], r, c);
-  }
-
-  /** Read-out at a voxel: patient mm, HU, PET (SUV or Bq/ml), mask memberships. */
-  probe(kji) {
-    if (!kji || !inBounds(this.shape, kji)) return null;
-    const idx = flatIndex(this.shape, ...kji);
-    const { ct, pet, model, gt, uncertainty, specimen } = this.volumes;
-    return {
-      kji,
-      mm: voxelToMm(this.grid, kji),
-      hu: ct ? ct[idx] : null,
-      pet: pet ? pet[idx] * (this.suvFactor || 1) : null,
-      petUnits: this.pet.units,
-      mine: !!this.mask[idx],
-      model: model ? !!model[idx] : null,
-      gt: gt ? !!gt[idx] : null,
-      specimen: specimen ? !!specimen[idx] : null,
-      uncertainty: uncertainty ? uncertainty[idx] : null,
-    };
-  }
-
-  setHover(view, u, v) {
-    const prev = this.hover;
-    this.hover = view ? { view, u, v } : null;
-    // Only the brush outline and the polygon's rubber band follow the pointer.
-    const drawn = ["brush", "eraser", "petbrush"].includes(this.tool) || (this.polygon && this.polygon.points.length);
-    if (drawn && prev && prev.view !== view) this.requestRender([prev.view], false);
-    if (drawn && view) this.requestRender([view], false);
-    this.#emit("hover", view ? this.probe(this.voxelAt(view, u, v)) : null);
-  }
-
-  // ---------------------------------------------------------------- editing
-
-  get dirtyRevision() {
-    return this.revision;
-  }
-
-  #maskChanged(diff, label, target = this.editTarget) {
-    if (target === "specimen") {
-      this.bounds.specimen = volumeBounds(this.volumes.specimen, this.shape);
-      this.specimenRevision++;
-      this.requestRender();
-      this.#emit("specimen", { label, diff });
-      return;
-    }
-    if (diff) this.bounds.mine = unionBounds(this.bounds.mine, indexBounds(diff.indices, this.shape, diff.length));
-    this.revision++;
-    this.requestRender();
-    this.#emit("mask", { label, diff });
-  }
-
-  #push(recorder, label) {
-    const diff = recorder.finish();
-    if (!diff) return 0;
-    const kept = this.history.push(diff);
-    this.#maskChanged(diff, label);
-    if (!kept) this.#emit("notice", { text: "That edit was too large to keep in the undo history." });
-    return diff.length;
-  }
-
-  /** Start a brush/eraser/PET-brush stroke at image point (u, v) of a view. */
-  beginStroke(view, u, v, tool = this.tool) {
-    const spec = this.specs[view];
-    const value = tool === "eraser" ? 0 : 1;
-    let gate = null;
-    if (tool === "petbrush") {
-      if (!this.volumes.pet) {
-        this.#emit("notice", { text: "PET is not loaded yet." });
-        return;
-      }
-      gate = petThresholdGate(this.volumes.pet, this.suvFactor, this.petThreshold);
-    }
-    this.stroke = {
-      view, slice: this.slices[view], value, gate, last: { u, v }, tool,
-      offsets: discOffsets(this.brushRadiusMm, spec.colSpacing, spec.rowSpacing),
-      recorder: new DiffRecorder({ view, slice: this.slices[view], label: tool }),
-    };
-    this.continueStroke(u, v);
-  }
-
-  continueStroke(u, v) {
-    const s = this.stroke;
-    if (!s) return;
-    // While painting, draw the target over the whole plane; the box is updated when the stroke ends.
-    const key = this.editTarget;
-    if (!("prevBounds" in s)) s.prevBounds = this.bounds[key];
-    this.bounds[key] = undefined;
-    paintStroke(this.editArray, this.specs[s.view], s.slice, s.last, { u, v }, this.brushRadiusMm, s.offsets, s.value, { gate: s.gate, recorder: s.recorder });
-    s.last = { u, v };
-    this.requestRender([s.view], true);
-  }
-
-  endStroke() {
-    const s = this.stroke;
-    if (!s) return 0;
-    this.stroke = null;
-    if ("prevBounds" in s) this.bounds[this.editTarget] = s.prevBounds;
-    return this.#push(s.recorder, s.tool);
-  }
-
-  addPolygonPoint(view, u, v) {
-    const slice = this.slices[view];
-    if (!this.polygon || this.polygon.view !== view || this.polygon.slice !== slice) this.polygon = { view, slice, points: [] };
-    const pts = this.polygon.points;
-    const last = pts[pts.length - 1];
-    if (!last || Math.hypot(last.u - u, last.v - v) > 1e-6) pts.push({ u, v });
-    this.requestRender([view], false);
-  }
-
-  /** Fill the polygon being drawn (value 1, or 0 with erase). Returns voxels changed. */
-  closePolygon(erase = false) {
-    const p = this.polygon;
-    this.polygon = null;
-    if (!p || p.points.length < 3) {
-      this.requestRender(VIEWS, false);
-      return 0;
-    }
-    const rec = new DiffRecorder({ view: p.view, slice: p.slice, label: "polygon" });
-    fillPolygon(this.editArray, this.specs[p.view], p.slice, p.points, erase ? 0 : 1, { recorder: rec });
-    return this.#push(rec, "polygon");
-  }
-
-  cancelDrafts() {
-    this.polygon = null;
-    this.rulerDraft = null;
-    this.requestRender(VIEWS, false);
-  }
-
-  clearSlice(view = this.activeView) {
-    const rec = new DiffRecorder({ view, slice: this.slices[view], label: "clear slice" });
-    fillPlane(this.editArray, this.specs[view], this.slices[view], 0, { recorder: rec });
-    return this.#push(rec, "clear slice");
-  }
-
-  /** Replace the reader's mask with the model's (undoable). */
-  startFromModel() {
-    if (!this.volumes.model || this.editTarget !== "mine") return 0;
-    const rec = new DiffRecorder({ label: "start from model" });
-    assignFrom(this.mask, this.volumes.model, { recorder: rec });
-    return this.#push(rec, "start from model");
-  }
-
-  undo() {
-    const d = this.history.undo(this.editArray);
-    if (d) this.#maskChanged(d, "undo");
-    return !!d;
-  }
-
-  redo() {
-    const d = this.history.redo(this.editArray);
-    if (d) this.#maskChanged(d, "redo");
-    return !!d;
-  }
-
-  // ---------------------------------------------------------------- rulers
-
-  beginRuler(view, u, v) {
-    this.rulerDraft = { view, slice: this.slices[view], a: { u, v }, b: { u, v } };
-    this.requestRender([view], false);
-  }
-
-  moveRuler(u, v) {
-    if (!this.rulerDraft) return;
-    this.rulerDraft.b = { u, v };
-    this.requestRender([this.rulerDraft.view], false);
-  }
-
-  endRuler() {
-    const r = this.rulerDraft;
-    this.rulerDraft = null;
-    if (r && Math.hypot(r.a.u - r.b.u, r.a.v - r.b.v) > 0.5) {
-      r.mm = this.rulerLength(r);
-      this.rulers.push(r);
-      this.#emit("ruler", r);
-    }
-    if (r) this.requestRender([r.view], false);
-    return r;
-  }
-
-  rulerLength(r) {
-    const spec = this.specs[r.view];
-    return planeDistanceMm(r.a, r.b, spec.colSpacing, spec.rowSpacing);
-  }
-
-  clearRulers() {
-    this.rulers = [];
-    this.requestRender(VIEWS, false);
-  }
-
-  // ---------------------------------------------------------------- ellipse ROIs
-
-  beginRoi(view, u, v) {
-    this.roiDraft = { view, slice: this.slices[view], a: { u, v }, b: { u, v } };
-    this.requestRender([view], false);
-  }
-
-  moveRoi(u, v) {
-    if (!this.roiDraft) return;
-    this.roiDraft.b = { u, v };
-    this.requestRender([this.roiDraft.view], false);
-  }
-
-  endRoi() {
-    const r = this.roiDraft;
-    this.roiDraft = null;
-    if (r && Math.abs(r.a.u - r.b.u) >= 1 && Math.abs(r.a.v - r.b.v) >= 1) {
-      r.stats = ellipseStats(this, r);
-      this.rois.push(r);
-      this.#emit("roi", r);
-      this.#emit("change");
-    }
-    if (r) this.requestRender([r.view], false);
-    return r;
-  }
-
-  clearRois() {
-    this.rois = [];
-    this.requestRender(VIEWS, false);
-    this.#emit("change");
   }
 
   // ---------------------------------------------------------------- rendering
@@ -645,7 +319,8 @@ export class Viewer extends EventTarget {
     return (performance.now() - t0) / n;
   }
 
-  #emit(type, detail = null) {
+  /** Dispatch a viewer event (for the mixins too: a private method would be out of their reach). */
+  _emit(type, detail = null) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 }
