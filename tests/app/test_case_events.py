@@ -88,11 +88,12 @@ def test_a_requested_run_is_sent_by_the_registered_task_name_on_commit(one_case_
     assert sent == [(RUN_INFERENCE_TASK, [run.pk])]
 
 
-def test_task_names_used_by_services_are_registered_and_routed_to_the_gpu_queue():
+def test_task_names_used_by_services_are_registered_and_routed_by_purpose():
     from inference.tasks import run_inference
     from training.tasks import run_training_job
 
     assert run_inference.name == RUN_INFERENCE_TASK
     assert run_training_job.name == RUN_TRAINING_JOB_TASK
-    for name in (RUN_INFERENCE_TASK, RUN_TRAINING_JOB_TASK):
-        assert celery_app.amqp.router.route({}, name)["queue"].name == "gpu"
+    # Training has its own queue so a retraining job never delays an intraoperative inference.
+    assert celery_app.amqp.router.route({}, RUN_INFERENCE_TASK)["queue"].name == "gpu"
+    assert celery_app.amqp.router.route({}, RUN_TRAINING_JOB_TASK)["queue"].name == "training"
