@@ -130,6 +130,22 @@ def _tag(keyword: str) -> int:
     return tag
 
 
+def raw_element(header: Dataset, keyword: str) -> RawDataElement | None:
+    """The element of ``keyword`` still as read from the file (any VR), or None once pydicom converted it."""
+    element = header.get_item(_tag(keyword))
+    if isinstance(element, RawDataElement) and isinstance(element.value, bytes):
+        return element
+    return None
+
+
+def raw_us(header: Dataset, keyword: str) -> int | None:
+    """A single US value straight from the file bytes, or None (ask pydicom then)."""
+    raw = _raw_bytes(header, keyword, "US")
+    if raw is not None and len(raw.value) == 2:
+        return int.from_bytes(raw.value, "little" if raw.is_little_endian else "big")
+    return None
+
+
 def raw_decimals(header: Dataset, keyword: str) -> list[float] | None:
     """The DS values of ``keyword`` parsed straight from the file bytes, or None (ask pydicom then).
 
@@ -176,10 +192,8 @@ def _dictionary_vr(keyword: str) -> str:
 
 def header_int(header: Dataset, keyword: str) -> int:
     """A US value as int (raises AttributeError when absent), straight from the bytes when possible."""
-    raw = _raw_bytes(header, keyword, "US")
-    if raw is not None and len(raw.value) == 2:
-        return int.from_bytes(raw.value, "little" if raw.is_little_endian else "big")
-    return int(getattr(header, keyword))
+    fast = raw_us(header, keyword)
+    return fast if fast is not None else int(getattr(header, keyword))
 
 
 def _truncated(name: str, detail: str = "") -> DicomFileError:

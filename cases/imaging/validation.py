@@ -13,11 +13,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ImplicitVRLittleEndian
 
 from .errors import DicomFileError, GeometryError, UnsupportedError
-from .reading import DicomFile, header_text
+from .reading import DicomFile, header_text, raw_decimals, raw_element, raw_us
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 PET_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
@@ -34,6 +35,7 @@ MULTI_FRAME_IMAGE_CLASSES = frozenset(
 GREY_PHOTOMETRIC = frozenset({"MONOCHROME1", "MONOCHROME2"})
 PIXEL_DATA_TAG_LE = b"\xe0\x7f\x10\x00"
 _UNDEFINED_LENGTH = 0xFFFFFFFF
+_BINARY_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "OB", "OW", "OF", "OD", "OL", "AT"})
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,19 @@ def _refuse(name: str, attribute: str, problem: str, *, code: str = "invalid_hea
 
 
 def _present(header: Dataset, keyword: str) -> bool:
+    raw = raw_element(header, keyword)
+    if raw is not None:  # still as read from the file: no need for pydicom's (costly) conversion
+        vr = raw.VR or dictionary_VR(raw.tag)
+        return bool(raw.value if vr in _BINARY_VRS else raw.value.strip(b"\x00 "))
     return keyword in header and header[keyword].value not in (None, "", b"")
 
 
 def _int(header: Dataset, keyword: str, name: str) -> int:
     if not _present(header, keyword):
         raise _refuse(name, keyword, "is missing")
+    fast = raw_us(header, keyword)
+    if fast is not None:
+        return fast
     try:
         value = header[keyword].value
         number = int(value[0] if isinstance(value, list | tuple) else value)
@@ -76,6 +85,9 @@ def _int(header: Dataset, keyword: str, name: str) -> int:
 
 def _numbers(header: Dataset, keyword: str, name: str) -> list[float]:
     """All values of a DS/IS/FD element as floats; empty or unparsable values are refused."""
+    fast = raw_decimals(header, keyword)
+    if fast is not None and fast and all(math.isfinite(v) for v in fast):
+        return fast
     value = header[keyword].value
     values = [value] if isinstance(value, str | bytes) or not hasattr(value, "__iter__") else list(value)
     try:
@@ -133,7 +145,7 @@ def _check_pixel_module(header: Dataset, name: str, limits: Limits) -> tuple[int
     samples = _int(header, "SamplesPerPixel", name)
     if samples != 1:
         raise _refuse(name, "SamplesPerPixel", f"is {samples}: colour (RGB) images are not PET or CT data")
-    photometric = str(header.get("PhotometricInterpretation", "") or "").strip().upper()
+    photometric = str(header_text(header, "PhotometricInterpretation", "") or "").strip().upper()
     if photometric not in GREY_PHOTOMETRIC:
         raise _refuse(name, "PhotometricInterpretation", f"is {photometric or '(missing)'!r}, not MONOCHROME")
     allocated, stored = _int(header, "BitsAllocated", name), _int(header, "BitsStored", name)
@@ -255,7 +267,7 @@ def validate_image_header(*, dicom: DicomFile, limits: Limits = DEFAULT_LIMITS) 
     rows, columns, frames, allocated = _check_pixel_module(header, dicom.name, limits)
     _check_pixel_length(dicom, syntax, rows * columns * frames * (allocated // 8))
     _check_geometry(header, dicom.name, limits)
-    modality = str(header.get("Modality", "") or "").upper()
+    modality = str(header_text(header, "Modality", "") or "").upper()
     _check_rescale(header, dicom.name, modality, limits)
 
 
