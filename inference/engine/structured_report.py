@@ -5,6 +5,9 @@ the CT images it was computed on: the closest tumour-to-surface distance, the di
 specimen face that has tumour near it (faces without are omitted), the threshold, the folds'
 interval when present, and the margin status as a coded qualitative evaluation. Codes: SNOMED CT
 and DCM where a concept exists, else the private scheme ``99PETCTWEB`` (docs/pacs.md lists them).
+Face distances keep their scanner concept (FACE-+X ..: stable whatever the orientation); where the
+specimen orientation names the face, the measurement's finding site says which: breast with the
+SNOMED CT topographical modifier (superior, lateral, deep ...).
 
 Source CT datasets may be header-only: only UIDs and patient/study attributes are read.
 """
@@ -26,6 +29,12 @@ MARGIN_THRESHOLD = Code("MARGIN-THRESHOLD", SCHEME, "Margin status threshold")
 INTERVAL_LOW = Code("MARGIN-LOW", SCHEME, "Closest margin, lowest of the ensemble folds")
 INTERVAL_HIGH = Code("MARGIN-HIGH", SCHEME, "Closest margin, highest of the ensemble folds")
 NO_TUMOUR_DETECTED = Code("NO-TUMOUR", SCHEME, "No tumour detected")
+# SNOMED CT anatomic modifiers (CID 2) for the anatomical face names of cases.orientation.
+FACE_MODIFIERS = {
+    "superior": codes.SCT.Superior, "inferior": codes.SCT.Inferior, "medial": codes.SCT.Medial,
+    "lateral": codes.SCT.Lateral, "anterior": codes.SCT.Anterior, "posterior": codes.SCT.Posterior,
+    "superficial": codes.SCT.Superficial, "deep": codes.SCT.Deep,
+}
 STATUS_VALUES = {
     "positive": codes.SCT.Positive,
     "negative": codes.SCT.Negative,
@@ -48,6 +57,15 @@ class MarginReportInput:
     threshold_mm: float
     faces: Mapping[str, float | None] = field(default_factory=dict)
     interval_mm: Sequence[float] | None = None
+    face_names: Mapping[str, str] = field(default_factory=dict)  # scanner label -> anatomical name, where known
+
+
+def face_site(name: str | None) -> hd.sr.FindingSite | None:
+    """The finding site of a face distance: the breast (the specimen's origin) on the named side."""
+    modifier = FACE_MODIFIERS.get(name or "")
+    if modifier is None:
+        return None
+    return hd.sr.FindingSite(anatomic_location=codes.SCT.Breast, topographical_modifier=modifier)
 
 
 def _measurements(margin: MarginReportInput) -> list[hd.sr.Measurement]:
@@ -56,8 +74,14 @@ def _measurements(margin: MarginReportInput) -> list[hd.sr.Measurement]:
         values.append((CLOSEST_MARGIN, margin.closest_margin_mm))
     if margin.interval_mm:
         values += [(INTERVAL_LOW, margin.interval_mm[0]), (INTERVAL_HIGH, margin.interval_mm[1])]
-    values += [(face_code(face), distance) for face, distance in sorted(margin.faces.items()) if distance is not None]
-    return [hd.sr.Measurement(name=name, value=float(value), unit=MM) for name, value in values]
+    measurements = [hd.sr.Measurement(name=name, value=float(value), unit=MM) for name, value in values]
+    for face, distance in sorted(margin.faces.items()):
+        if distance is None:
+            continue
+        site = face_site(margin.face_names.get(face))
+        measurements.append(hd.sr.Measurement(name=face_code(face), value=float(distance), unit=MM,
+                                              finding_sites=[site] if site else None))
+    return measurements
 
 
 def margin_structured_report(

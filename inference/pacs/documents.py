@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from cases.imaging.volume import Grid
+from cases.orientation import face_names
 from cases.reidentification import Originals
 from cases.selectors import case_source_ct_headers
 from inference.engine.exports import mask_to_dicom_seg
@@ -62,8 +63,11 @@ def margin_report_input(segmentation: Segmentation) -> MarginReportInput:
     if margin is None:
         raise DomainError(f"case {segmentation.case.code} has no margin result", code="no_result", http_status=409)
     interval = getattr(margin, "interval_mm", None)
+    # The newest orientation at the time of sending: anatomical names where recorded, else none.
+    named = {face: name for face, name in face_names(case=segmentation.case).items() if name != face}
     return MarginReportInput(status=margin.status, closest_margin_mm=margin.closest_margin_mm,
-                             threshold_mm=margin.threshold_mm, faces=dict(margin.faces or {}), interval_mm=interval)
+                             threshold_mm=margin.threshold_mm, faces=dict(margin.faces or {}), interval_mm=interval,
+                             face_names=named)
 
 
 def result_documents(*, segmentation: Segmentation, originals: Originals | None, kinds=("seg", "sr")) -> list[ResultDocument]:

@@ -57,6 +57,7 @@ READS_COLUMNS = [
     "model_interval_low_mm", "model_interval_high_mm", "model_indeterminate", "model_fold_closest_mm", "comment",
     "case_code", "unit", "slice_index",  # lamella studies: "case" is the unit, of case case_code at slice_index
     "face_names",  # "+x=lateral;-x=medial;..." from the case's newest specimen orientation, at export time
+    "face_calls",  # the per-face calls by anatomical name where oriented ("lateral=positive;+y=negative")
 ]
 
 
@@ -85,6 +86,7 @@ def reads_csv(table: StudyTable) -> str:
     writer = csv_writer(buffer)
     writer.writerow(READS_COLUMNS)
     for r in table.all_reads:
+        case_names = names.get(r.get("case_code", r["case"]), {})
         case = by_code.get(r["case"])
         truth = case.truth if case else None
         model = case.model if case else None
@@ -99,7 +101,8 @@ def reads_csv(table: StudyTable) -> str:
             _blank(model.closest_mm) if model else "", model.score if model else "",
             *_model_confidence_cells(model), r["comment"], r.get("case_code", r["case"]), r.get("unit", ""),
             _blank(r.get("slice_index")),
-            ";".join(f"{face}={name}" for face, name in names.get(r.get("case_code", r["case"]), {}).items()),
+            ";".join(f"{face}={name}" for face, name in case_names.items()),
+            ";".join(f"{case_names.get(f, f)}={r['face_calls'][f]}" for f in FACES if r["face_calls"].get(f)),
         ])
     return buffer.getvalue()
 

@@ -79,3 +79,49 @@ def test_builder_omits_faces_without_tumour_and_marks_indeterminate(phantom_dir,
         margin_structured_report(source_ct_datasets=headers, margin=MarginReportInput(status="maybe", closest_margin_mm=1,
                                  threshold_mm=1), model_name="m", model_version="1", series_instance_uid="1.2.3",
                                  sop_instance_uid="1.2.4")
+
+
+def _face_sites(sr) -> dict[str, str | None]:
+    """{FACE-.. code: the SNOMED CT topographical modifier of its finding site, or None}."""
+    sites = {}
+    for item in _content_items(sr):
+        if item.ValueType != "NUM" or not item.ConceptNameCodeSequence[0].CodeValue.startswith("FACE-"):
+            continue
+        modifiers = [m.ConceptCodeSequence[0].CodeMeaning for site in item.get("ContentSequence", [])
+                     if site.ConceptNameCodeSequence[0].CodeValue == "363698007"  # Finding Site
+                     for m in site.get("ContentSequence", [])
+                     if m.ConceptNameCodeSequence[0].CodeValue == "106233006"]  # Topographical modifier
+        sites[item.ConceptNameCodeSequence[0].CodeValue] = modifiers[0] if modifiers else None
+    return sites
+
+
+def test_builder_names_oriented_faces_as_finding_sites_and_stays_valid(phantom_dir, tmp_path):
+    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in sorted((phantom_dir / "case_0000" / "ct").iterdir())]
+    sr = margin_structured_report(
+        source_ct_datasets=headers,
+        margin=MarginReportInput(status="positive", closest_margin_mm=0.0, threshold_mm=1.0,
+                                 faces={"+x": 0.0, "-z": 2.5, "+y": 4.0},
+                                 face_names={"+x": "lateral", "-x": "medial", "-z": "deep", "+z": "superficial"}),
+        model_name="demo", model_version="2", series_instance_uid=pydicom.uid.generate_uid(),
+        sop_instance_uid=pydicom.uid.generate_uid())
+    buffer = io.BytesIO()
+    sr.save_as(buffer, enforce_file_format=True)
+    assert _dciodvfy_errors(buffer.getvalue(), tmp_path, "sr-named.dcm") == []
+    # The concept stays the scanner label; the anatomical side is the finding site (none where unnamed).
+    assert _face_sites(sr) == {"FACE-+X": "Lateral", "FACE--Z": "Deep", "FACE-+Y": None}
+
+
+def test_downloaded_sr_follows_the_newest_orientation(finished_case, client_for):
+    from inference.models import MarginResult
+
+    faces = {f for f, d in (MarginResult.objects.get(segmentation__case=finished_case).faces or {}).items()
+             if d is not None}
+    admin = client_for("study_admin")
+    reply = admin.post(f"/api/cases/{finished_case.code}/orientation/",
+                       {"directions": {"superior": "+z", "lateral": "-x", "anterior": "-y"}}, format="json")
+    assert reply.status_code == 201, reply.content
+    names = reply.json()["face_names"]
+    sr = pydicom.dcmread(io.BytesIO(admin.get(f"/api/cases/{finished_case.code}/results/sr/").content))
+    sites = _face_sites(sr)
+    assert set(sites) == {f"FACE-{f.upper()}" for f in faces}
+    assert all(sites[f"FACE-{f.upper()}"] == names[f].capitalize() for f in faces)
