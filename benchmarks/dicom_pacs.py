@@ -1,4 +1,4 @@
-"""A throw-away Orthanc (Debian's ``Orthanc``) as the PACS of the scanner-to-result benchmark."""
+"""A throw-away Orthanc (Debian's ``Orthanc``) as the PACS: for the scanner-to-result benchmark and the tests."""
 
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ def orthanc_binary() -> str | None:
 class Orthanc:
     """Orthanc on free local ports with a temporary configuration and storage; ``stop()`` ends it."""
 
-    def __init__(self, *, root: Path, ae_title: str = "BENCHPACS") -> None:
-        self.ae_title, self.dicom_port, self.http_port = ae_title, free_port(), free_port()
+    def __init__(self, *, root: Path, ae_title: str = "BENCHPACS", dicom_port: int | None = None) -> None:
+        self.ae_title, self.dicom_port, self.http_port = ae_title, dicom_port or free_port(), free_port()
         storage = root / "storage"
         storage.mkdir(parents=True, exist_ok=True)
         config = {
             "Name": "petctweb-bench", "StorageDirectory": str(storage), "IndexDirectory": str(storage),
             "DicomAet": ae_title, "DicomPort": self.dicom_port, "HttpPort": self.http_port,
             "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "DicomModalities": {},
-            "DicomAlwaysAllowStore": True, "DicomCheckCalledAet": True, "Plugins": [],
+            "DicomAlwaysAllowStore": True, "DicomCheckCalledAet": True, "Plugins": [], "HttpsVerifyPeers": False,
         }
         (root / "orthanc.json").write_text(json.dumps(config))
         self._log = (root / "orthanc.log").open("w")

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import io
-import json
 import shutil
-import socket
-import subprocess
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-ORTHANC = shutil.which("Orthanc")
+from benchmarks.dicom_pacs import Orthanc, orthanc_binary
+
+ORTHANC = orthanc_binary()
 DCIODVFY = shutil.which("dciodvfy")
 
 
@@ -74,61 +70,15 @@ def finished_case(imported_case, tiny_model, sent_tasks, django_capture_on_commi
     return imported_case
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class OrthancServer:
-    def __init__(self, *, root: Path, dicom_port: int) -> None:
-        self.dicom_port, self.http_port, self.ae_title = dicom_port, free_port(), "ORTHANCTEST"
-        storage = root / "storage"
-        storage.mkdir(parents=True, exist_ok=True)
-        config = {
-            "Name": "petctweb-test", "StorageDirectory": str(storage), "IndexDirectory": str(storage),
-            "DicomAet": self.ae_title, "DicomPort": dicom_port, "HttpPort": self.http_port,
-            "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "DicomModalities": {},
-            "DicomAlwaysAllowStore": True, "DicomCheckCalledAet": True, "Plugins": [], "HttpsVerifyPeers": False,
-        }
-        (root / "orthanc.json").write_text(json.dumps(config))
-        self.log = (root / "orthanc.log").open("w")
-        self.process = subprocess.Popen([ORTHANC, str(root / "orthanc.json")], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.get("/system")
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"Orthanc did not start; see {root / 'orthanc.log'}") from None
-                time.sleep(0.2)
-
-    def get(self, path: str):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=10) as response:
-            return json.loads(response.read())
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-
 @pytest.fixture
 def orthanc_factory(tmp_path):
     """Start Debian's Orthanc (a PACS) on a given local DICOM port; stopped after the test."""
     if ORTHANC is None:
         pytest.skip("Debian's orthanc is not installed (scripts/test.sh installs it as root)")
-    started: list[OrthancServer] = []
+    started: list[Orthanc] = []
 
-    def start(dicom_port: int | None = None) -> OrthancServer:
-        server = OrthancServer(root=tmp_path / f"orthanc{len(started)}", dicom_port=dicom_port or free_port())
+    def start(dicom_port: int | None = None) -> Orthanc:
+        server = Orthanc(root=tmp_path / f"orthanc{len(started)}", ae_title="ORTHANCTEST", dicom_port=dicom_port)
         started.append(server)
         return server
 

@@ -6,10 +6,9 @@ import pydicom
 import pytest
 
 from audit.models import AuditEvent
+from benchmarks.dicom_pacs import free_port
 from inference.models import DicomNode, ResultDelivery
 from inference.pacs.delivery import DELIVER_TASK, backoff_seconds
-
-from .conftest import free_port
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
