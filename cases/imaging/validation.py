@@ -212,7 +212,7 @@ def _check_rescale(header: Dataset, name: str, modality: str, limits: Limits) ->
     for keyword in ("RescaleSlope", "RescaleIntercept"):
         if keyword not in header:
             continue  # absent: slope 1, intercept 0
-        if header[keyword].value in (None, ""):
+        if not _present(header, keyword):
             raise _refuse(name, keyword, "is empty")
         (value, *rest) = _numbers(header, keyword, name)
         if rest:
