@@ -13,10 +13,15 @@ ALL_ROLES = (STUDY_ADMIN, READER, PATHOLOGIST)
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
     if not user.is_authenticated:
         return set()
-    roles = set(user.groups.values_list("name", flat=True)) & set(ALL_ROLES)
-    if user.is_superuser:
-        roles |= {STUDY_ADMIN}
-    return roles
+    # Kept on the user object for its lifetime, one request for request.user (as Django's own _perm_cache):
+    # the access checks of one request would otherwise query the groups five times.
+    cached = getattr(user, "_petctweb_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True)) & frozenset(ALL_ROLES)
+        if user.is_superuser:
+            cached |= {STUDY_ADMIN}
+        user._petctweb_roles = cached
+    return set(cached)
 
 
 def is_study_admin(user) -> bool:

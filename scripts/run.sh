@@ -36,8 +36,9 @@ echo
 echo "petctweb is running at http://${BIND}/  (worker logs: var/log/worker*.log; DICOM on port ${PETCTWEB_DICOM_PORT:-11112}, log var/log/dicom.log; Ctrl+C stops all)"
 echo
 if [ "$DEBUG" = "0" ]; then
-  # gthread: a few threads per worker keep large volume downloads from blocking quick API calls
-  .venv/bin/gunicorn petctweb.wsgi --bind "$BIND" --workers "$WEB_WORKERS" --worker-class gthread --threads 4 \
+  # gthread: a few threads per worker keep large volume downloads from blocking quick API calls;
+  # the config loads the app and its views once before forking (no worker's first requests wait ~10 s)
+  .venv/bin/gunicorn petctweb.wsgi -c scripts/gunicorn.conf.py --bind "$BIND" --workers "$WEB_WORKERS" --worker-class gthread --threads 4 \
     --timeout 300 --graceful-timeout 30 --access-logfile var/log/access.log --error-logfile - \
     --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 else

@@ -134,8 +134,9 @@ ADMINS = int(os.environ.get("LOADTEST_ADMINS", "1"))  # 0: readers only (to see 
 class Uploader(_SessionUser):
     """A study administrator uploading a new specimen study (zip, as the browser sends it) now and then."""
 
+    abstract = ADMINS == 0  # fixed_count 0 would make it a weighted user instead
     fixed_count = ADMINS
-    wait_time = constant(75)
+    wait_time = constant(60)  # idle under the server's 75 s keep-alive
 
     def on_start(self) -> None:
         self.login_with(PLAN["admin_cookie"])
@@ -154,6 +155,7 @@ class Uploader(_SessionUser):
 class Exporter(_SessionUser):
     """The administrator following the study: results dashboard data and the calls CSV export."""
 
+    abstract = ADMINS == 0
     fixed_count = ADMINS
     wait_time = constant(60)
 
