@@ -48,6 +48,9 @@ class CaseVolume(models.Model):
         CT = "ct"  # HU, int16
         PET = "pet"  # rescaled PET values (Bq/ml for BQML), float32
         SPECIMEN = "specimen"  # specimen mask from the CT, uint8
+        # Sub-voxel specimen occupancy from the CT (0.5 iso = surface), uint8 = round(255 x fraction):
+        # found once at ingest, reused by every inference run.
+        SPECIMEN_OCCUPANCY = "specimen_occ"
 
     case = models.ForeignKey(Case, related_name="volumes", on_delete=models.CASCADE)
     kind = models.CharField(max_length=16, choices=Kind.choices)

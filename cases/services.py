@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from audit.services import audit_record
 from cases.events import case_imported
 from cases.imaging.errors import IngestError
-from cases.imaging.specimen import specimen_mask_from_ct
+from cases.imaging.specimen import specimen_surface_from_ct
 from cases.imaging.study import LoadedStudy, load_studies
 from cases.imaging.validation import Limits
 from cases.models import Case, CaseVolume, SourceHeaders
@@ -42,6 +42,14 @@ def _new_case_code() -> str:
     return "PC-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
 
 
+SPECIMEN_QC_KEY = "specimen_surface_qc"  # Case.metadata key of the ingest surface's QC flags
+
+
+def quantise_occupancy(occupancy: np.ndarray) -> np.ndarray:
+    """uint8 = round(255 x occupancy): the 0.5 iso-surface moves by under 0.002 voxel."""
+    return np.rint(np.clip(np.asarray(occupancy, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def _headers_json(study: LoadedStudy) -> str:
     return json.dumps([dataset.to_json_dict() for dataset in study.source_ct_datasets])
 
@@ -49,9 +57,13 @@ def _headers_json(study: LoadedStudy) -> str:
 def _store_case_files(*, study: LoadedStudy, code: str, written: list[str]) -> dict[str, tuple]:
     ct = np.clip(np.rint(study.ct_working.array), -32768, 32767).astype(np.int16)
     pet = study.pet_working.array.astype(np.float32)
-    specimen = specimen_mask_from_ct(ct_hu=ct, spacing=study.ct_working.grid.spacing).astype(np.uint8)
-    stored = {}
-    for kind, array in ((CaseVolume.Kind.CT, ct), (CaseVolume.Kind.PET, pet), (CaseVolume.Kind.SPECIMEN, specimen)):
+    # The specimen surface is found once, here; inference reuses the stored occupancy and QC.
+    surface = specimen_surface_from_ct(ct_hu=ct, spacing=study.ct_working.grid.spacing)
+    specimen = surface.mask.astype(np.uint8)
+    occupancy = quantise_occupancy(surface.occupancy)
+    stored = {"specimen_qc": [dict(flag) for flag in surface.qc]}
+    for kind, array in ((CaseVolume.Kind.CT, ct), (CaseVolume.Kind.PET, pet), (CaseVolume.Kind.SPECIMEN, specimen),
+                        (CaseVolume.Kind.SPECIMEN_OCCUPANCY, occupancy)):
         name, sha, size = store_array(array=array, name=f"volumes/{code}/{kind}.raw.gz")
         written.append(name)
         stored[kind] = (name, str(array.dtype), list(array.shape), sha, size)
@@ -86,7 +98,7 @@ def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
                 study_key=study.study_uid,
                 source=source,
                 created_by=user if user is not None and user.is_authenticated else None,
-                metadata=study.metadata,
+                metadata={**study.metadata, SPECIMEN_QC_KEY: stored["specimen_qc"]},
                 ct_acquired=study.ct_acquired.to_dict(),
                 pet_acquired=study.pet_acquired.to_dict(),
                 working_grid=study.ct_working.grid.to_dict(),
@@ -95,7 +107,8 @@ def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
                 suv_unavailable_reason=study.suv.reason or "",
                 warnings=list(study.warnings),
             )
-            for kind in (CaseVolume.Kind.CT, CaseVolume.Kind.PET, CaseVolume.Kind.SPECIMEN):
+            for kind in (CaseVolume.Kind.CT, CaseVolume.Kind.PET, CaseVolume.Kind.SPECIMEN,
+                         CaseVolume.Kind.SPECIMEN_OCCUPANCY):
                 name, dtype, shape, sha, size = stored[kind]
                 CaseVolume.objects.create(case=case, kind=kind, file=name, dtype=dtype, shape=shape, sha256=sha, size_bytes=size)
             SourceHeaders.objects.create(case=case, ct_headers=stored["headers"])

@@ -14,8 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from cases.models import Case, SpecimenSurface
+from cases.models import Case, CaseVolume, SpecimenSurface
 from cases.selectors import case_volume_array
+from cases.services import SPECIMEN_QC_KEY
 from cases.specimen_surfaces import specimen_surface_latest
 from cases.volume_store import store_array
 from inference.engine.pipeline import CasePrediction, predict_case
@@ -117,6 +118,14 @@ def _fail(run_id: int, message: str) -> None:
     )
 
 
+def _ingest_specimen_occupancy(case) -> tuple[np.ndarray | None, list[dict]]:
+    try:
+        stored = case_volume_array(case=case, kind=CaseVolume.Kind.SPECIMEN_OCCUPANCY)
+    except (DomainError, OSError, ValueError):
+        return None, []
+    return stored.astype(np.float32) / np.float32(255.0), list((case.metadata or {}).get(SPECIMEN_QC_KEY) or [])
+
+
 def _predict(run: InferenceRun, device: str) -> CasePrediction:
     case = run.case
     try:
@@ -125,8 +134,9 @@ def _predict(run: InferenceRun, device: str) -> CasePrediction:
     except (DomainError, OSError, ValueError) as exc:
         raise DomainError(f"case {case.code} has no usable CT/PET volumes: {exc}", code="unusable_case") from exc
     predictor = predictor_for(model_version=run.model_version, device=device)
-    # No stored mask: the pipeline finds the sub-voxel specimen surface in the CT itself (the stored
-    # ingest mask is that surface's voxel view). A person's correction is applied in _store_result.
+    # The sub-voxel specimen surface found at ingest is reused; cases imported before it was stored
+    # get it from the CT here. A person's correction is applied in _store_result.
+    occupancy, specimen_qc = _ingest_specimen_occupancy(case)
     return predict_case(
         ct_hu=ct,
         pet=pet,
@@ -134,6 +144,8 @@ def _predict(run: InferenceRun, device: str) -> CasePrediction:
         grid=case.grid,
         predictor=predictor,
         threshold_mm=run.threshold_mm,
+        specimen_occupancy=occupancy,
+        specimen_qc=specimen_qc,
         progress=lambda fraction, message: _set_progress(run.pk, fraction, message),
     )
 

@@ -6,7 +6,7 @@ Django-free: the Celery task and the ``predict`` command both call ``predict_cas
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,13 +40,20 @@ def predict_case(
     predictor,
     threshold_mm: float,
     specimen_mask: np.ndarray | None = None,
+    specimen_occupancy: np.ndarray | None = None,
+    specimen_qc: Sequence[dict] = (),
     progress: Progress | None = None,
 ) -> CasePrediction:
     """Segment the tumour with the ensemble and call margin status at ``threshold_mm``.
 
-    The specimen surface comes from the CT (sub-voxel occupancy) unless ``specimen_mask`` (e.g. a
-    reader's corrected surface) is given, whose voxel faces are then the surface.
+    The specimen surface comes from the CT (sub-voxel occupancy) unless it is given: as
+    ``specimen_occupancy`` (float in [0, 1], the one found at ingest, with its ``specimen_qc``) or as
+    ``specimen_mask`` (e.g. a reader's corrected surface), whose voxel faces are then the surface.
     """
+    if specimen_mask is not None and specimen_occupancy is not None:
+        raise ValueError("give at most one of specimen_mask and specimen_occupancy")
+    if specimen_occupancy is not None and np.shape(specimen_occupancy) != np.shape(ct_hu):
+        raise ValueError(f"specimen occupancy {np.shape(specimen_occupancy)} does not match the CT {np.shape(ct_hu)}")
     report = progress or (lambda fraction, message: None)
     timings: dict[str, float] = {}
 
@@ -62,7 +69,10 @@ def predict_case(
     timings["network_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    if specimen_mask is None:
+    if specimen_occupancy is not None:
+        occupancy = np.asarray(specimen_occupancy, dtype=np.float32)
+        specimen_mask, specimen_qc = occupancy >= 0.5, [dict(flag) for flag in specimen_qc]
+    elif specimen_mask is None:
         surface = specimen_surface_from_ct(ct_hu=ct_hu, spacing=grid.spacing)
         specimen_mask, occupancy, specimen_qc = surface.mask, surface.occupancy, list(surface.qc)
     else:

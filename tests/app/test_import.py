@@ -41,7 +41,7 @@ def test_import_command_reports_acquired_and_working_geometry_and_suv(one_case_d
     assert report["pet_units"] == "Bq/ml"
     assert report["suv_scale_factor"] == pytest.approx(truth["suv_per_bqml"], rel=1e-4)
     case = Case.objects.get(code=report["case"])
-    assert set(case.volumes.values_list("kind", flat=True)) == {"ct", "pet", "specimen"}
+    assert set(case.volumes.values_list("kind", flat=True)) == {"ct", "pet", "specimen", "specimen_occ"}
     assert AuditEvent.objects.filter(action="case.import", case_code=case.code).exists()
 
 

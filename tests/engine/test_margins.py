@@ -194,3 +194,15 @@ def test_no_tumour_and_bad_inputs():
         _analyse(specimen, specimen, grid=Grid(shape=SHAPE, spacing=(1, 1, 1), origin=(0, 0, 0)))
     with pytest.raises(ValueError, match="finite"):
         _analyse(np.full(SHAPE, np.nan, np.float32), specimen)
+
+
+@pytest.mark.parametrize("code, expected", [("leak_suspected", "indeterminate"), ("fov_edge", "indeterminate"),
+                                            ("implausible_volume", "indeterminate"), ("wrapping_removed", "negative")])
+def test_a_negative_call_on_a_surface_that_may_include_non_specimen_fails_safe(code, expected):
+    specimen = partial_volume(SHAPE, SPACING, slab(SPECIMEN_LOW, SPECIMEN_HIGH))
+    tumour = partial_volume(SHAPE, SPACING, ball((11.0, 12.0, 12.0), 3.0))  # about 6 mm from every face
+    qc = [{"code": code, "message": "from the specimen surface"}]
+    result = _analyse(tumour, specimen, specimen_qc=qc)
+    assert result.closest_mm > 4.0 and result.status == expected
+    near = partial_volume(SHAPE, SPACING, ball((SPECIMEN_LOW[0] + 3.5, 12.0, 12.0), 3.0))  # 0.5 mm: positive
+    assert _analyse(near, specimen, specimen_qc=qc).status == "positive"

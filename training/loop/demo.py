@@ -55,9 +55,15 @@ class DemoTraining:
     max_tumour_slices_per_case: int | None = 8
     margin_threshold_mm: float = 1.0
     keep_largest_only: bool = True  # removed every false positive margin on the tuning batch
+    # Where the tumour surface is drawn on the ensemble's mean probability. At 0.5 the continuous-truth
+    # margins read 0.13 mm too small on average (mean absolute error 0.17 mm); 0.7 removed that bias
+    # (0.15 mm). Chosen on continuous tuning cases (bench seeds 1600-1619, no wrapping and container),
+    # never on the benchmark's test seeds (1500-1539); see docs/margin-method.md.
+    decision_level: float = 0.7
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(
+            threshold=self.decision_level,
             preprocess=PreprocessConfig(working_spacing_mm=self.working_spacing_mm),
             network=NetworkConfig(
                 channels=self.network_channels, strides=self.network_strides, num_res_units=self.num_res_units

@@ -15,7 +15,9 @@ Both surfaces are continuous and located to sub-voxel precision:
   their closest margins and the status is ``indeterminate`` when the folds' calls disagree (the
   interval straddles the threshold, or some folds see no tumour); otherwise the ensemble mean's
   distance decides: ``positive`` when closest <= ``threshold_mm`` (close counts as positive, as in
-  the reference reader study; 0 mm means only tumour at the surface), else ``negative``.
+  the reference reader study; 0 mm means only tumour at the surface), else ``negative``;
+* fail safe: a ``negative`` call becomes ``indeterminate`` when the specimen QC flags a surface that
+  may include non-specimen (``UNSAFE_SPECIMEN_QC``), since that reads margins too wide.
 
 Boolean masks are accepted too (``tumour_mask``, ``specimen_mask``): as fields their 0.5
 iso-surfaces run half-way between voxel centres, i.e. along the voxel boxes' faces.
@@ -45,6 +47,9 @@ from inference.engine.margins.slices import slice_margin
 from inference.engine.margins.surfaces import Surface, iso_surface, sample
 
 DEFAULT_MIN_FOCUS_VOLUME_MM3 = 5.0
+# Specimen QC flags under which a surface may include what is not specimen (a container it leaked
+# into, a specimen cut by the field of view, a failed segmentation): a negative call is not trusted.
+UNSAFE_SPECIMEN_QC = frozenset({"leak_suspected", "fov_edge", "implausible_volume"})
 METHOD = (
     "closest distance between marching-cubes iso-surfaces: tumour = ensemble mean probability at the "
     "decision level, specimen = occupancy 0.5; point-to-triangle refined; tumour clipped to the specimen"
@@ -252,6 +257,8 @@ def analyse_margins(
     fold_calls = {f.status for f in folds}
     if len(fold_calls) > 1:
         status = "indeterminate"
+    if status == "negative" and UNSAFE_SPECIMEN_QC & {str(item.get("code")) for item in specimen_qc}:
+        status = "indeterminate"  # fail safe: the surface may lie outside the specimen, margins read too wide
     direction = grid.direction_matrix if grid is not None else np.eye(3)
     face_of_vertex = vertex_faces(occupancy=occupancy, vertices_mm=specimen.vertices, spacing=spacing_arr,
                                   direction=direction)

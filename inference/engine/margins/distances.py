@@ -68,30 +68,55 @@ def _longest_edge(surface: Surface) -> float:
     return float(np.sqrt((edges**2).sum(-1)).max())
 
 
+class Incidence:
+    """For every vertex, the rows of the triangles that use it (compressed: offsets into one array)."""
+
+    def __init__(self, surface: Surface) -> None:
+        corners = surface.triangles.ravel()
+        order = np.argsort(corners, kind="stable")
+        self.owners = (order // 3).astype(np.int64)
+        self.offsets = np.searchsorted(corners[order], np.arange(len(surface.vertices) + 1))
+
+    def pairs(self, query_rows: np.ndarray, vertex_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query row, triangle row) for every triangle touching each (query row, vertex row) pair, deduplicated."""
+        starts, stops = self.offsets[vertex_rows], self.offsets[vertex_rows + 1]
+        counts = stops - starts
+        total = int(counts.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        triangles = self.owners[np.repeat(starts, counts) + within]
+        queries = np.repeat(query_rows, counts)
+        width = int(triangles.max()) + 1
+        unique = np.unique(queries * width + triangles)
+        return unique // width, unique % width
+
+
 def _one_way(
-    points: np.ndarray, target: Surface, tree: cKDTree, target_rows: np.ndarray, incidence: list[np.ndarray]
+    points: np.ndarray, target: Surface, tree: cKDTree, target_rows: np.ndarray, incidence: Incidence,
+    reach: float | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray] | None:
     """Refined (distance, point, target point) from ``points`` to ``target``'s triangles."""
     if len(points) == 0 or len(target_rows) == 0:
         return None
-    nearest, _ = tree.query(points, k=1, workers=-1)
+    # A sparse sample bounds the answer first, so the full query can stop early on far-away points.
+    # One thread: a pool's start-up costs more than it saves on these sizes.
+    bound = float(tree.query(points[:: max(1, len(points) // 64)], k=1)[0].min())
+    reach = (_longest_edge(target) if reach is None else reach) + 1e-9
+    nearest, nearest_rows = tree.query(points, k=1, distance_upper_bound=bound + reach)
     best = float(nearest.min())
-    reach = _longest_edge(target) + 1e-9
+    top_row = int(np.argmin(nearest))
+    result = (best, points[top_row], target.vertices[target_rows[nearest_rows[top_row]]])
+    if len(target.triangles) == 0:
+        return result
     candidates = np.flatnonzero(nearest <= best + reach)
     # Triangles touching any target vertex near a candidate (the closest point's triangle has one).
-    query_rows, triangle_rows = [], []
-    for row, near in zip(candidates, tree.query_ball_point(points[candidates], r=best + reach), strict=True):
-        if not near:
-            continue
-        triangles = np.unique(np.concatenate([incidence[target_rows[v]] for v in near]))
-        query_rows.append(np.full(len(triangles), row))
-        triangle_rows.append(triangles)
-    top = points[candidates[int(np.argmin(nearest[candidates]))]]
-    fallback_point = target.vertices[target_rows[tree.query(top)[1]]]
-    result = (best, top, fallback_point)
-    if not query_rows:
+    near = tree.query_ball_point(points[candidates], r=best + reach)
+    lengths = np.fromiter((len(n) for n in near), dtype=np.int64, count=len(near))
+    if lengths.sum() == 0:
         return result
-    query_rows, triangle_rows = np.concatenate(query_rows), np.concatenate(triangle_rows)
+    near_vertices = target_rows[np.concatenate([np.asarray(n, dtype=np.int64) for n in near])]
+    query_rows, triangle_rows = incidence.pairs(np.repeat(candidates, lengths), near_vertices)
     if len(triangle_rows) == 0:
         return result
     corners = target.vertices[target.triangles[triangle_rows]]
@@ -103,18 +128,6 @@ def _one_way(
     return result
 
 
-def _incidence(surface: Surface) -> list[np.ndarray]:
-    """For every vertex, the rows of the triangles that use it."""
-    count = len(surface.vertices)
-    if len(surface.triangles) == 0:
-        return [np.zeros(0, dtype=int)] * count
-    owners = np.repeat(np.arange(len(surface.triangles)), 3)
-    corners = surface.triangles.ravel()
-    order = np.argsort(corners, kind="stable")
-    splits = np.searchsorted(corners[order], np.arange(1, count))
-    return np.split(owners[order], splits)
-
-
 class TargetSurface:
     """A surface (or some of its vertices, e.g. one face) prepared for repeated closest-point queries."""
 
@@ -124,7 +137,8 @@ class TargetSurface:
         self.rows = rows
         self.points = surface.vertices[rows]
         self.tree = cKDTree(self.points) if len(rows) else None
-        self.incidence = _incidence(self.surface)
+        self.incidence = Incidence(self.surface)
+        self.reach = _longest_edge(self.surface)
 
     @property
     def empty(self) -> bool:
@@ -136,13 +150,16 @@ def closest_between(*, query: Surface, extra_points: np.ndarray | None, target: 
     if target.empty:
         return None
     points = query.vertices if extra_points is None else np.vstack([query.vertices, extra_points])
-    forward = _one_way(points, target.surface, target.tree, target.rows, target.incidence)
+    forward = _one_way(points, target.surface, target.tree, target.rows, target.incidence, target.reach)
     if forward is None:
         return None
     best = Closest(forward[0], np.asarray(forward[1]), np.asarray(forward[2]))
     if len(query.triangles):
+        # Only target vertices within the best distance so far of the query's box can do better.
+        low, high = query.vertices.min(axis=0) - best.distance_mm, query.vertices.max(axis=0) + best.distance_mm
+        close = np.flatnonzero(((target.points >= low) & (target.points <= high)).all(axis=1))
         rows = np.arange(len(query.vertices))
-        backward = _one_way(target.points, query, cKDTree(query.vertices), rows, _incidence(query))
+        backward = _one_way(target.points[close], query, cKDTree(query.vertices), rows, Incidence(query))
         if backward is not None and backward[0] < best.distance_mm:
             best = Closest(backward[0], np.asarray(backward[2]), np.asarray(backward[1]))
     return best

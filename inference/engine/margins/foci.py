@@ -30,7 +30,11 @@ def find_foci(
     keep[0] = False
     labels = np.where(keep[labels], labels, 0)
     kept = np.flatnonzero(keep)
-    centroids = ndimage.center_of_mass(np.ones(labels.shape, dtype=np.uint8), labels, kept) if kept.size else []
+    # Centroids from the tumour voxels only (a few thousand), not a pass over the whole array per label.
+    where = np.nonzero(labels)
+    owner = labels[where]
+    centroids = np.stack([np.bincount(owner, weights=axis, minlength=count + 1) for axis in where], axis=1)
+    centroids = centroids[kept] / sizes[kept, None]
     boxes = ndimage.find_objects(labels)
     foci = [
         Focus(
