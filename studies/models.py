@@ -256,3 +256,33 @@ class GroundTruth(models.Model):
     @property
     def signed_off(self) -> bool:
         return self.signed_off_at is not None
+
+
+class StudyReport(models.Model):
+    """A study's statistics report, computed by a worker (``studies.tasks``) and served as stored.
+
+    Computing it takes seconds to minutes of CPU, so no web request does. ``fingerprint`` hashes the
+    inputs the stored report was computed from; when the current inputs hash differently the report
+    is served marked stale while one recompute runs (``requested_at`` debounces the enqueueing).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        READY = "ready"
+        FAILED = "failed"
+
+    study = models.ForeignKey(Study, related_name="reports", on_delete=models.CASCADE)
+    model_label = models.CharField(max_length=200, blank=True)  # "": the study's own choice of model
+    fingerprint = models.CharField(max_length=64, blank=True)
+    report_json = models.TextField(blank=True)  # serialised once by the worker, sent as is (MBs)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "model_label"], name="studyreport_one_per_model")]
+
+    def __str__(self) -> str:
+        return f"report of study {self.study_id} ({self.model_label or 'default model'}, {self.status})"

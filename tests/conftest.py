@@ -64,6 +64,21 @@ def isolated_media(settings, tmp_path):
     settings.PETCTWEB_THROTTLE_RATES = {"anon": None, "user": None}  # tests/security sets its own
 
 
+@pytest.fixture(autouse=True)
+def report_worker_inline(monkeypatch):
+    """A worker that computes a requested study report at once: the dashboard API answers with it at once.
+
+    tests/studies_results/test_stored_report.py undoes this to test the queue itself.
+    """
+    from studies.results import stored
+
+    def compute_now(*, study, model_label: str = "") -> bool:
+        stored.study_report_compute(study_id=study.pk, model_label=model_label)
+        return True
+
+    monkeypatch.setattr(stored, "study_report_request", compute_now)
+
+
 def make_user(django_user_model, username: str, *roles: str, superuser: bool = False):
     from django.contrib.auth.models import Group
 

@@ -147,8 +147,8 @@ class Uploader(_SessionUser):
         path = next(_upload_zips, None)
         if path is None:
             return  # every prepared study uploaded (each study can be imported once)
-        with open(path, "rb") as handle:
-            self.client.post("/api/cases/upload/", files={"files": ("study.zip", handle, "application/zip")},
+        with open(path, "rb") as handle:  # stored now (202), ingested by the Celery worker as deployed
+            self.client.post("/api/cases/upload/?async=1", files={"files": ("study.zip", handle, "application/zip")},
                              name="upload study")
 
 

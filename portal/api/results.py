@@ -1,6 +1,8 @@
 """Results API for study administrators: the dashboard's data and the exports (each export audited).
 
-- ``GET api/studies/<id>/results/``: the full report as JSON (the dashboard polls it);
+- ``GET api/studies/<id>/results/``: the stored report as JSON with ``computed_at`` and ``stale`` (the
+  dashboard polls it); a missing or stale one is recomputed by a worker, 202 ``{"status": "computing"}``
+  until the first is ready;
 - ``GET api/studies/<id>/results/json``: the same report as a download;
 - ``GET api/studies/<id>/results/reads.csv``, ``statistics.csv``, ``study.imrmc``, ``masks.zip``;
 - ``GET api/studies/<id>/results/chart-<roc|forest>.csv``: the data of one dashboard chart.
@@ -10,6 +12,7 @@ Optional query parameter ``model=name:version`` analyses another registered mode
 
 from __future__ import annotations
 
+import json
 import tempfile
 
 from django.core.cache import cache
@@ -26,6 +29,7 @@ from studies.results import exports
 from studies.results.chart_data import CHARTS, chart_csv
 from studies.results.compute import compute
 from studies.results.data import study_table
+from studies.results.stored import study_report_current
 
 VIEW_AUDIT_SECONDS = 15 * 60  # the dashboard polls; one "study_results.view" per user and study per 15 min
 MODEL_PARAM = OpenApiParameter("model", str, description="model version 'name:version' (default: see report)")
@@ -55,12 +59,19 @@ class ResultsApiView(APIView):
 
 
 class StudyResultsApi(ResultsApiView):
-    @extend_schema(operation_id="study_results", parameters=[MODEL_PARAM], responses={200: dict})
+    @extend_schema(operation_id="study_results", parameters=[MODEL_PARAM], responses={200: dict, 202: dict})
     def get(self, request, study_id: int):
         study = self.study(request, study_id)
-        _, report = compute(study, model_label=self.model_label(request))
+        stored = study_report_current(study=study, model_label=self.model_label(request) or "")
         audit_view(user=request.user, study=study)
-        return Response(report)
+        if not stored.report_json:
+            if stored.status == "failed":
+                raise DomainError(f"the report could not be computed: {stored.error}", code="not_computable",
+                                  http_status=409)
+            return Response({"status": "computing"}, status=202)
+        # The stored text is MBs: prefixed with its state rather than parsed and serialised again.
+        head = json.dumps({"computed_at": stored.computed_at.isoformat(), "stale": stored.stale})
+        return HttpResponse(head[:-1] + "," + stored.report_json[1:], content_type="application/json")
 
 
 class StudyResultsJsonExportApi(ResultsApiView):

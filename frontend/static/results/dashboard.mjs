@@ -1,4 +1,5 @@
-// Results dashboard: fetch the report JSON, render every section, refresh every few seconds.
+// Results dashboard: fetch the stored report, render every section, refresh every few seconds.
+// A worker computes the report: while none exists (202) or the shown one is stale, poll sooner until fresh.
 
 import { downloadPng, downloadSvg } from "./download.mjs";
 import { modelText, SECTIONS } from "./render.mjs";
@@ -11,6 +12,9 @@ const updated = byTestId("results-updated-at");
 const errorBox = byTestId("results-error");
 let timer = null;
 let busy = false;
+let followUp = null;
+let shownComputedAt = null;
+const UPDATING_POLL_MS = 2000;
 const links = { charts: config.charts || {}, gtCaseUrl: config.gtCaseUrl || "" };
 
 function render(report) {
@@ -39,9 +43,16 @@ async function load() {
       throw new Error(detail);
     }
     const report = await response.json();
-    render(report);
     errorBox.hidden = true;
-    updated.textContent = `updated ${new Date().toLocaleTimeString()} (report ${report.generated_at})`;
+    if (response.status === 202) {
+      updated.textContent = "computing the report…";
+    } else {
+      if (report.computed_at !== shownComputedAt) render(report);  // unchanged: nothing to redraw
+      shownComputedAt = report.computed_at;
+      const when = new Date(report.computed_at).toLocaleString();
+      updated.textContent = report.stale ? `computed at ${when}, updating…` : `computed at ${when}`;
+    }
+    if (response.status === 202 || report.stale) pollSoon();
   } catch (err) {
     errorBox.hidden = false;
     errorBox.textContent = `Could not load the results: ${err.message}`;
@@ -49,6 +60,11 @@ async function load() {
     busy = false;
     refreshButton.disabled = false;
   }
+}
+
+function pollSoon() {
+  if (followUp) clearTimeout(followUp);
+  followUp = setTimeout(() => { followUp = null; load(); }, UPDATING_POLL_MS);
 }
 
 function schedule() {
