@@ -98,19 +98,25 @@ def _login_cookie(user) -> str:
     return session.session_key
 
 
-def prepare(*, readers: int, cases: int, shape: tuple[int, int, int], tag: str = "") -> tuple[Study, list]:
-    """Users, synthetic cases and an unaided study with every reader on every case."""
-    tag = tag or secrets.token_hex(3)
+def bench_users(*, readers: int, prefix: str) -> tuple:
+    """A study administrator ``<prefix>-admin`` and readers ``<prefix>-reader000``..., role groups ensured."""
     for role in ALL_ROLES:
         Group.objects.get_or_create(name=role)
     User = get_user_model()
-    admin = User.objects.create_user(username=f"bench-{tag}-admin")
+    admin = User.objects.create_user(username=f"{prefix}-admin")
     admin.groups.add(Group.objects.get(name=STUDY_ADMIN))
     people = []
     for i in range(readers):
-        user = User.objects.create_user(username=f"bench-{tag}-reader{i:03d}")
+        user = User.objects.create_user(username=f"{prefix}-reader{i:03d}")
         user.groups.add(Group.objects.get(name=READER))
         people.append(user)
+    return admin, people
+
+
+def prepare(*, readers: int, cases: int, shape: tuple[int, int, int], tag: str = "") -> tuple[Study, list]:
+    """Users, synthetic cases and an unaided study with every reader on every case."""
+    tag = tag or secrets.token_hex(3)
+    admin, people = bench_users(readers=readers, prefix=f"bench-{tag}")
     codes = [_synthetic_case(f"BENCH-{tag}-{i:03d}", shape).code for i in range(cases)]
     study = study_create(user=admin, name=f"bench {tag}", design="unaided", case_codes=codes,
                          reader_usernames=[u.get_username() for u in people], seed=1)

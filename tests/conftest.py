@@ -65,6 +65,16 @@ def isolated_media(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle counters and lockout state live in the cache; every test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def report_worker_inline(monkeypatch):
     """A worker that computes a requested study report at once: the dashboard API answers with it at once.
 

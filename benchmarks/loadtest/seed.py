@@ -14,30 +14,13 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
-from benchmarks.readers import _login_cookie
+from benchmarks.readers import _login_cookie, bench_users
 from cases.models import Case, CaseVolume
 from cases.phantoms.generator import generate_phantoms
 from cases.services import case_import
 from inference.maskcodec import ENCODING, encode_rle
-from petctweb.roles import ALL_ROLES, READER, STUDY_ADMIN
 from studies.services import study_create
-
-
-def _users(*, readers: int, tag: str) -> tuple:
-    for role in ALL_ROLES:
-        Group.objects.get_or_create(name=role)
-    User = get_user_model()
-    admin = User.objects.create_user(username=f"load-{tag}-admin")
-    admin.groups.add(Group.objects.get(name=STUDY_ADMIN))
-    people = []
-    for i in range(readers):
-        user = User.objects.create_user(username=f"load-{tag}-reader{i:03d}")
-        user.groups.add(Group.objects.get(name=READER))
-        people.append(user)
-    return admin, people
 
 
 def _centre_mask(shape: list[int]) -> dict:
@@ -70,7 +53,7 @@ def seed_load_test(*, readers: int, cases: int, uploads: int, size: str, out_dir
             imported += case_import(path=case_dir, source=Case.Source.IMPORT)
         zips = [_zip_case(Path(folder) / f"case_{index:04d}", out_dir / f"upload-{index}.zip").resolve()
                 for index in range(cases, cases + uploads)]
-    admin, people = _users(readers=readers, tag=tag)
+    admin, people = bench_users(readers=readers, prefix=f"load-{tag}")
     codes = [item.case.code for item in imported]
     study = study_create(user=admin, name=f"load test {tag}", design="unaided", case_codes=codes,
                          reader_usernames=[u.get_username() for u in people], seed=seed)

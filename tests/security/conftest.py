@@ -15,16 +15,6 @@ SHAPE = (4, 6, 8)
 _codes = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Throttle counters live in the cache; each test starts from zero."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def make_case() -> Case:
     code = f"PC-S{next(_codes):05d}"
     grid = Grid(shape=SHAPE, spacing=(1.0, 0.5, 0.5), origin=(0.0, 0.0, 0.0))

@@ -11,7 +11,6 @@ import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
-import pytest
 
 from cases.imaging.volume import Grid
 from cases.models import Case, CaseVolume
@@ -30,15 +29,6 @@ from studies.services import (
 SHAPE = (4, 6, 8)
 SPACING = (1.0, 0.5, 0.4)
 _codes = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def make_case() -> Case:
