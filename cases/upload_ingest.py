@@ -53,6 +53,13 @@ def _finish(session: UploadSession, *, state: str, message: str, cases: list[Cas
                  detail={"message": message})
 
 
+def _as_uploaded(session: UploadSession, message: str) -> str:
+    """The reason names files as the uploader chose them, not by their stored (numbered) names."""
+    for item in sorted(session.manifest, key=lambda item: len(item["stored_as"]), reverse=True):
+        message = message.replace(item["stored_as"], item["name"])
+    return message
+
+
 def upload_session_ingest(*, session_id: int) -> str:
     """Import a completed upload once (safe to deliver twice); inference follows through ``cases.events``."""
     upload_sessions_expire()
@@ -63,7 +70,7 @@ def upload_session_ingest(*, session_id: int) -> str:
         imported = case_import(path=upload_import_path(session), source=Case.Source.UPLOAD, user=session.created_by,
                                on_stage=lambda stage: _set_state(session, stage))
     except DomainError as exc:
-        _finish(session, state=UploadSession.State.FAILED, message=exc.message)
+        _finish(session, state=UploadSession.State.FAILED, message=_as_uploaded(session, exc.message))
         return "failed"
     except Exception as exc:  # never leave a session "checking" forever; the reason names no file
         logger.exception("upload session %s: ingest failed", session.pk)

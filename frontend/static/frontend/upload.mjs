@@ -1,12 +1,14 @@
 // Upload page: collect dropped folders/files/zips and send them as one resumable, chunked upload.
 // The server stores the bytes by offset (/api/uploads/); a dropped connection resumes from the
 // server's offset instead of starting again. After "complete" the ingest runs in a worker and the
-// page polls the upload's state (checking, de-identifying, resampling, queued, segmenting, done).
+// page polls the upload's state (checking, de-identifying, resampling, queued, segmenting, done), one upload
+// at a time: files chosen while one is being sent wait, a newer upload takes over from an older one's polling.
 // An optional specimen orientation is checked before any byte is sent and posted to the orientation
 // API once the case exists (the server decides whether it is valid and who may record it).
 
 import { retryDelayMs, sliceFiles } from "./upload_chunks.mjs";
 import { orientationBody, orientationProblem, orientationTarget } from "./upload_orientation.mjs";
+import { FINAL_STATES, finalStatus, stateText } from "./upload_state.mjs";
 
 const csrf = document.querySelector("input[name=csrfmiddlewaretoken]").value;
 const statusLine = document.getElementById("upload-status");
@@ -165,32 +167,69 @@ async function recordOrientation(body, cases) {
   }
 }
 
-const FINAL = new Set(["done", "failed", "imported", "duplicate"]);
+// Every byte is on the server: ask for the import, again after a lost connection (twice is harmless).
+async function completeUpload(session) {
+  for (let failures = 1; ; failures++) {
+    let answer = null;
+    try { answer = await api("POST", session.complete_url); } catch { answer = null; }
+    if (answer && answer.response.status === 202) return;
+    if (answer && answer.response.status < 500) throw new Error(answer.data.detail || `HTTP ${answer.response.status}`);
+    if (failures > RETRIES) throw new Error("the server could not be reached to start the import");
+    say(`Connection interrupted; asking again for the import (try ${failures} of ${RETRIES})…`, "warning");
+    await sleep(retryDelayMs(failures));
+  }
+}
 
-async function followState(session) {
-  for (;;) {
-    const { response, data } = await api("GET", session.url);
+// The upload being sent or followed; a newer one takes over the status lines from an older one's follower.
+let current = 0;
+let sending = false;
+
+// Polls the upload's state until it is final. The import goes on in a worker whatever happens to this
+// page's connection, so a lost connection or a server error only delays the next look.
+async function followState(session, generation) {
+  let failures = 0;
+  while (generation === current) {
+    let answer = null;
+    try { answer = await api("GET", session.url); } catch { answer = null; }
+    if (generation !== current) return null;
+    if (!answer || answer.response.status >= 500) {
+      say(`Connection interrupted while following the import; trying again (the import goes on)…`, "warning");
+      await sleep(retryDelayMs(++failures));
+      continue;
+    }
+    const { response, data } = answer;
     if (!response.ok) { say(`Could not read the upload's state: ${data.detail || response.status}`, "error"); return null; }
+    failures = 0;
     stateLine.hidden = false;
     stateLine.dataset.state = data.state;
-    stateLine.textContent = `State: ${data.state}${data.message ? ` (${data.message})` : ""}`;
+    stateLine.textContent = stateText(data.state, data.message);
+    stateLine.className = data.state === "failed" ? "status error" : "status";
     if (data.case) showCase(data.case, data.case_url);
-    if (data.state === "failed") { say(`Import failed: ${data.message}`, "error"); return null; }
-    if (FINAL.has(data.state)) { say(`Imported ${data.cases.length} case(s).`, "ok"); return data; }
+    if (FINAL_STATES.has(data.state)) {
+      const { text, kind } = finalStatus(data);
+      say(text, kind);
+      return data.state === "failed" ? null : data;
+    }
+    say(data.state === "queued" || data.state === "segmenting" ? "Imported; the model is running…" : "Upload complete; importing…");
     await sleep(POLL_MS);
   }
+  return null;
 }
 
 async function upload(files) {
   files = files.filter((file) => file.size > 0);
   if (!files.length) return;
+  if (sending) { say("An upload is still being sent; choose the next one when it has arrived.", "warning"); return; }
   const orientation = chosenOrientation();
   const problem = orientationProblem(orientation);
   orientationLine.hidden = true;
   if (problem) { say(`Specimen orientation: ${problem}.`, "error"); return; }
+  const generation = ++current;
+  sending = true;
   bar.hidden = false;
   bar.value = 0;
   stateLine.hidden = true;
+  delete stateLine.dataset.state;
   say(`Preparing ${files.length} file(s)…`);
   try {
     const created = await api("POST", "/api/uploads/", { files: files.map((f) => ({ name: f.name, size: f.size })) });
@@ -200,12 +239,14 @@ async function upload(files) {
     await sendAll(session, files);
     bar.value = 100;
     say("Upload complete; importing…");
-    const completed = await api("POST", session.complete_url);
-    if (completed.response.status !== 202) throw new Error(completed.data.detail || `HTTP ${completed.response.status}`);
-    const finished = await followState(session);
+    await completeUpload(session);
+    sending = false;
+    const finished = await followState(session, generation);
     if (finished) await recordOrientation(orientation, finished.cases || []);
   } catch (error) {
-    say(`Upload refused: ${error.message}`, "error");
+    if (generation === current) say(`Upload refused: ${error.message}`, "error");
+  } finally {
+    if (generation === current) sending = false;
   }
 }
 
@@ -218,5 +259,9 @@ zone.addEventListener("drop", async (event) => {
   upload(await filesFromDrop(event));
 });
 for (const id of ["file-input", "folder-input"]) {
-  document.getElementById(id).addEventListener("change", (event) => upload([...event.target.files]));
+  document.getElementById(id).addEventListener("change", (event) => {
+    const files = [...event.target.files];
+    event.target.value = ""; // the same files chosen again (after a failure) must start a new upload
+    upload(files);
+  });
 }
