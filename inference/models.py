@@ -129,7 +129,7 @@ class MarginResult(models.Model):
     threshold_mm = models.FloatField()
     status = models.CharField(max_length=32)  # positive / negative / indeterminate / no_tumour_detected
     closest_margin_mm = models.FloatField(null=True, blank=True)
-    interval_low_mm = models.FloatField(null=True, blank=True)  # the folds' closest margins: [low, high]
+    interval_low_mm = models.FloatField(null=True, blank=True)  # the ensemble's and folds' closest margins: [low, high]
     interval_high_mm = models.FloatField(null=True, blank=True)
     n_foci = models.PositiveIntegerField(default=0)
     tumour_outside_specimen_mm3 = models.FloatField(default=0.0)
@@ -152,9 +152,14 @@ class MarginResult(models.Model):
 
     @property
     def interval_mm(self) -> list[float] | None:
+        """[low, high] of the ensemble's and the folds' closest margins: always holds the closest margin
+        (results stored before the engine included the ensemble's distance are widened to it here)."""
         if self.interval_low_mm is None or self.interval_high_mm is None:
             return None
-        return [self.interval_low_mm, self.interval_high_mm]
+        low, high = self.interval_low_mm, self.interval_high_mm
+        if self.closest_margin_mm is not None:
+            low, high = min(low, self.closest_margin_mm), max(high, self.closest_margin_mm)
+        return [low, high]
 
 
 from inference.pacs.models import DicomNode, ResultDelivery  # noqa: E402,F401  (registers the PACS models)

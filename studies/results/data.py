@@ -30,6 +30,7 @@ from collections import defaultdict
 
 from django.db.models import Count, Max
 
+from inference.engine.margins.result import status_for
 from inference.models import ModelVersion, Segmentation
 from inference.selectors import model_version_default, model_version_get
 from studies.models import FACES, GroundTruth, Read, ReadingSession, ReadingUnit, Study
@@ -42,7 +43,8 @@ from studies.results.table import (
     StudyTable,
     TruthCall,
     is_positive,
-    lamella_model_distance,
+    lamella_category_with_folds,
+    lamella_model_slice,
     lamella_truth_status,
     model_category,
     model_category_with_folds,
@@ -194,8 +196,14 @@ def study_table(*, study: Study, model_label: str | None = None) -> StudyTable:
                 row.model_missing = f"the run of {choice.label} stored no margin result"
                 continue
             if row.unit_id is not None:
-                row.model = _lamella_model_call(seg=seg, margin=margin, row=row, label=choice.label or "",
-                                                threshold=threshold, positive_categories=positive_categories)
+                model = _lamella_model_call(seg=seg, margin=margin, row=row, label=choice.label or "",
+                                            threshold=threshold, positive_categories=positive_categories,
+                                            indeterminate_counts_as=study.indeterminate_counts_as)
+                if model.status == "indeterminate" and study.indeterminate_counts_as == "excluded":
+                    row.model_missing = ("the model's call on this slice is indeterminate (its folds disagree about "
+                                         "the threshold) and this study excludes indeterminate calls")
+                else:
+                    row.model = model
                 continue
             if margin.closest_margin_mm is None and margin.status != "no_tumour_detected":
                 row.model_missing = f"the model's margin status is '{margin.status}' without a distance"
@@ -276,13 +284,22 @@ def study_table(*, study: Study, model_label: str | None = None) -> StudyTable:
 
 
 def _lamella_model_call(*, seg: Segmentation, margin, row: CaseRow, label: str, threshold: float,
-                        positive_categories: list[str]) -> ModelCall:
-    """The model's in-plane call on the unit's slice (no entry for the slice: no tumour there, negative)."""
-    distance = lamella_model_distance(margin.per_slice, row.slice_index)
-    status = model_category(distance, threshold)
+                        positive_categories: list[str], indeterminate_counts_as: str) -> ModelCall:
+    """The model's in-plane call on the unit's slice (no entry for the slice: no tumour there, negative);
+    indeterminate when the folds' in-plane calls there disagree (slices stored with fold margins only)."""
+    entry = lamella_model_slice(margin.per_slice, row.slice_index) or {}
+    distance = None if entry.get("distance_mm") is None else float(entry["distance_mm"])
+    fold_distances = list(entry.get("fold_distances_mm") or [])
+    status = lamella_category_with_folds(distance, threshold, fold_distances)
+    folds = [{"fold": index, "closest_mm": d,
+              "status": "negative" if d is None else status_for(d, margin.threshold_mm)}
+             for index, d in enumerate(fold_distances)]
+    interval = entry.get("interval_mm")
     return ModelCall(segmentation_id=seg.pk, run_id=seg.inference_run_id, model=label, closest_mm=distance,
-                     status=status, positive=is_positive(status, positive_categories), score=model_score(distance),
-                     faces={}, face_distances_mm={}, run_status=margin.status, run_threshold_mm=margin.threshold_mm)
+                     status=status, positive=model_is_positive(status, positive_categories, indeterminate_counts_as),
+                     score=model_score(distance), faces={}, face_distances_mm={}, run_status=margin.status,
+                     run_threshold_mm=margin.threshold_mm, interval_mm=list(interval) if interval else None,
+                     folds=folds)
 
 
 def mask_loader(table: StudyTable):

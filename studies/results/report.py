@@ -53,8 +53,10 @@ METHODS = {
         "The model's call: the newest finished run of the study's model version (see model.selection), "
         "re-classified at the study's margin threshold from the stored closest tumour-to-surface distance: "
         "0 mm = positive (tumour at the surface), <= threshold = close, beyond (or no tumour detected) = "
-        "negative; indeterminate when the ensemble's folds disagree about the threshold (their closest "
-        "margins straddle it, or some see no tumour); then made binary with the study's positive categories, "
+        "negative; indeterminate when the calls of the ensemble and its folds disagree about the threshold "
+        "(their closest margins straddle it, or some folds see no tumour; lamella units: their in-plane margins "
+        "on the slice straddle it, where the stored result holds the folds' per-slice margins); then made "
+        "binary with the study's positive categories, "
         "indeterminate as the study's indeterminate_counts_as setting says (see model.indeterminate)."),
     "model_score": (
         "Model ROC score: minus the closest margin distance in mm (higher = more suspicious); no tumour "

@@ -32,12 +32,23 @@ def model_category(distance_mm: float | None, threshold_mm: float) -> str:
 
 
 def model_category_with_folds(distance_mm: float | None, threshold_mm: float, fold_distances_mm: list) -> str:
-    """As :func:`model_category`, but ``indeterminate`` when the folds' calls disagree at this threshold
-    (some positive and some not, or some without tumour), as the margin engine decides it."""
-    calls = {None if d is None else float(d) <= threshold_mm + AT_SURFACE_MM for d in fold_distances_mm}
-    if distance_mm is not None and len(calls) > 1:
-        return "indeterminate"
-    return model_category(distance_mm, threshold_mm)
+    """As :func:`model_category`, but ``indeterminate`` when the calls of the ensemble and its folds
+    disagree at this threshold (some positive and some not, or some folds without tumour), as the margin
+    engine decides it. Without fold distances the ensemble's call stands."""
+    if distance_mm is None or not fold_distances_mm:
+        return model_category(distance_mm, threshold_mm)
+    calls = {None if d is None else float(d) <= threshold_mm + AT_SURFACE_MM for d in [distance_mm, *fold_distances_mm]}
+    return "indeterminate" if len(calls) > 1 else model_category(distance_mm, threshold_mm)
+
+
+def lamella_category_with_folds(distance_mm: float | None, threshold_mm: float, fold_distances_mm: list) -> str:
+    """The model's call on one slice: as :func:`model_category`, but ``indeterminate`` when the in-plane
+    calls of the ensemble and its folds disagree at this threshold. A fold without tumour in the slice
+    (None) calls it negative. Slices stored before per-slice fold margins have none: never indeterminate."""
+    if distance_mm is None or not fold_distances_mm:
+        return model_category(distance_mm, threshold_mm)
+    calls = {d is not None and float(d) <= threshold_mm + AT_SURFACE_MM for d in [distance_mm, *fold_distances_mm]}
+    return "indeterminate" if len(calls) > 1 else model_category(distance_mm, threshold_mm)
 
 
 def model_is_positive(status: str, positive_categories, indeterminate_counts_as: str) -> bool:
@@ -47,11 +58,11 @@ def model_is_positive(status: str, positive_categories, indeterminate_counts_as:
     return is_positive(status, positive_categories)
 
 
-def lamella_model_distance(per_slice: list[dict], slice_index: int) -> float | None:
-    """The model's in-plane margin on one slice; None when the slice holds no tumour (no entry)."""
+def lamella_model_slice(per_slice: list[dict], slice_index: int) -> dict | None:
+    """The model's stored in-plane margin entry of one slice; None when the slice holds no tumour (no entry)."""
     for entry in per_slice or []:
         if int(entry.get("k", -1)) == slice_index and entry.get("distance_mm") is not None:
-            return float(entry["distance_mm"])
+            return entry
     return None
 
 
@@ -113,7 +124,7 @@ class ModelCall:
     face_distances_mm: dict[str, float | None]
     run_status: str  # the stored MarginResult status at the run's threshold
     run_threshold_mm: float
-    interval_mm: list[float] | None = None  # the folds' closest margins [low, high]
+    interval_mm: list[float] | None = None  # [low, high] of the ensemble's and the folds' closest (or in-plane) margins
     folds: list[dict] = field(default_factory=list)  # [{fold, closest_mm, status}] at the run's threshold
 
 

@@ -156,6 +156,6 @@ def test_the_case_page_shows_the_margin_summary(client_for):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-testid="page-margin-status">Indeterminate' in html
-    assert "(folds 0." in html and "folds disagree" in html
+    assert "(ensemble and folds 0." in html and "folds disagree" in html
     assert 'data-testid="page-margin-foci">1<' in html
     assert 'data-testid="page-margin-pet-mode">uptake_ratio' in html

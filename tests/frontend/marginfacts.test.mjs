@@ -20,7 +20,7 @@ test("an indeterminate call is labelled, explained and shows the folds' interval
   const facts = marginFacts(INDETERMINATE);
   assert.equal(facts.label, "Indeterminate");
   assert.match(facts.explanation, /straddle the threshold/);
-  assert.equal(facts.distance, "1.25 mm (folds 0.85–1.65 mm)");
+  assert.equal(facts.distance, "1.25 mm (ensemble and folds 0.85–1.65 mm)");
   const rows = Object.fromEntries(facts.rows.map(([term, text, warn]) => [term, { text, warn }]));
   assert.equal(rows["Tumour foci"].text, "2");
   assert.deepEqual(rows["Tumour outside specimen"], { text: "3.3 mm³ (clipped)", warn: true });

@@ -15,18 +15,22 @@ export const STATUS_TEXT = {
 
 const EXPLAIN = {
   indeterminate:
-    "The ensemble's folds disagree: their closest margins straddle the threshold. Treat as positive unless checked (close counts as positive).",
+    "The ensemble and its folds disagree: their closest margins straddle the threshold. Treat as positive unless checked (close counts as positive).",
   no_tumour_detected: "The model found no tumour focus above the minimum volume.",
 };
 
 const PET_MODES = { suv: "SUV (body weight)", bqml: "Bq/ml", uptake_ratio: "uptake ratio (no SUV available)" };
 
-/** Distance with the folds' interval, e.g. "0.85 mm (folds 0.65–1.25 mm)". */
+/**
+ * Distance with its interval, e.g. "0.85 mm (ensemble and folds 0.65–1.25 mm)": the range spans the
+ * ensemble's distance and every fold's, so it always holds the distance shown (the ensemble's
+ * mean-probability surface is no fold's surface and can lie beyond all of them).
+ */
 export function distanceText(margin) {
   const main = formatMm(margin?.closest_margin_mm);
   const interval = margin?.interval_mm;
   if (!Array.isArray(interval) || interval.length !== 2 || !interval.every(Number.isFinite)) return main;
-  return `${main} (folds ${interval[0].toFixed(2)}–${interval[1].toFixed(2)} mm)`;
+  return `${main} (ensemble and folds ${interval[0].toFixed(2)}–${interval[1].toFixed(2)} mm)`;
 }
 
 /** Everything the panel shows besides faces: {status, label, explanation, distance, rows: [[term, text, warn]]}. */

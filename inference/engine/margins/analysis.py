@@ -11,11 +11,15 @@ Both surfaces are continuous and located to sub-voxel precision:
   all of them; tumour beyond the specimen surface is clipped to it: where the specimen surface
   runs through the tumour the margin is 0, and the volume outside is reported;
 * faces (``faces``) and per-slice in-plane margins as in the lamella reading (``slices``);
-* with the folds' probabilities, each fold is analysed alike: ``interval_mm`` is [min, max] of
-  their closest margins and the status is ``indeterminate`` when the folds' calls disagree (the
-  interval straddles the threshold, or some folds see no tumour); otherwise the ensemble mean's
-  distance decides: ``positive`` when closest <= ``threshold_mm`` (close counts as positive, as in
-  the reference reader study; 0 mm means only tumour at the surface), else ``negative``;
+* the ensemble mean's distance decides the call: ``positive`` when closest <= ``threshold_mm``
+  (close counts as positive, as in the reference reader study; 0 mm means only tumour at the
+  surface), else ``negative``;
+* with the folds' probabilities, each fold is analysed alike: ``interval_mm`` is [min, max] of the
+  ensemble's and the folds' closest margins (the ensemble's mean-probability surface is no fold's
+  surface and may lie outside the folds' range, so it is included: the interval always holds the
+  distance shown) and the status is ``indeterminate`` when the calls (ensemble and folds) disagree
+  about the threshold, or some folds see no tumour; per slice likewise, with each fold's in-plane
+  margin on the ensemble's slices (a fold without tumour in a slice calls it negative there);
 * fail safe: a ``negative`` call becomes ``indeterminate`` when the specimen QC flags a surface that
   may include non-specimen (``UNSAFE_SPECIMEN_QC``), since that reads margins too wide.
 
@@ -40,10 +44,12 @@ from inference.engine.margins.result import (
     MarginPoint,
     MarginResult,
     SliceMargin,
+    agreed_status,
+    interval_over,
     round_mm,
     status_for,
 )
-from inference.engine.margins.slices import slice_margin
+from inference.engine.margins.slices import SpecimenContour, slice_margin
 from inference.engine.margins.surfaces import Surface, iso_surface, sample
 
 DEFAULT_MIN_FOCUS_VOLUME_MM3 = 5.0
@@ -128,15 +134,31 @@ def _crop_box(occupancy: np.ndarray, tumour: np.ndarray, level: float) -> tuple[
     return tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
 
 
+class _SliceFrame:
+    """The slices the ensemble measures in plane, with their specimen contours traced once (crop-local k)."""
+
+    def __init__(self, *, occupancy: np.ndarray, ks: np.ndarray, spacing: np.ndarray) -> None:
+        self.occupancy, self.spacing_2d = occupancy, spacing[1:]
+        self.contours = {int(k): SpecimenContour(occupancy_2d=occupancy[k], spacing_2d=self.spacing_2d) for k in ks}
+
+    def measure(self, *, field: np.ndarray, kept: np.ndarray, level: float, k: int):
+        """In-plane margin of slice k of ``field``, counting only the kept foci (small foci are dropped)."""
+        tumour_2d = np.where(kept[k] | (field[k] <= level), field[k], 0.0)
+        return slice_margin(tumour_2d=tumour_2d, level=level, occupancy_2d=self.occupancy[k],
+                            spacing_2d=self.spacing_2d, specimen=self.contours[k])
+
+
 def _fold_results(
     *, folds: Sequence[np.ndarray], box: tuple[slice, ...], level: float, occupancy: np.ndarray,
     specimen: Surface, target: TargetSurface, spacing: np.ndarray, voxel_mm3: float,
-    min_focus_volume_mm3: float, threshold_mm: float,
-) -> tuple[FoldMargin, ...]:
-    results = []
+    min_focus_volume_mm3: float, threshold_mm: float, slices: _SliceFrame, slice_ks: Sequence[int],
+) -> tuple[tuple[FoldMargin, ...], tuple[tuple[float | None, ...], ...]]:
+    """Each fold's closest margin and call, and its in-plane margins on ``slice_ks`` (per fold, per slice)."""
+    results, per_slice = [], []
     for index, fold in enumerate(folds):
-        _, _, geometries = _focus_geometries(
-            field=np.asarray(fold, dtype=np.float32)[box], level=level, occupancy=occupancy, specimen=specimen,
+        fold_field = np.asarray(fold, dtype=np.float32)[box]
+        labels, _, geometries = _focus_geometries(
+            field=fold_field, level=level, occupancy=occupancy, specimen=specimen,
             spacing=spacing, voxel_mm3=voxel_mm3, min_focus_volume_mm3=min_focus_volume_mm3,
         )
         best = _best([_closest(g, target, specimen) for g in geometries if not g.empty])
@@ -144,7 +166,11 @@ def _fold_results(
             results.append(FoldMargin(index, None, "no_tumour_detected"))
         else:
             results.append(FoldMargin(index, round_mm(best.distance_mm), status_for(best.distance_mm, threshold_mm)))
-    return tuple(results)
+        kept = labels > 0
+        measured = [slices.measure(field=fold_field, kept=kept, level=level, k=k) if kept[k].any() else None
+                    for k in slice_ks]
+        per_slice.append(tuple(None if m is None else m[0] for m in measured))
+    return tuple(results), tuple(per_slice)
 
 
 def _validate(*, tumour: np.ndarray, occupancy: np.ndarray, spacing: np.ndarray, grid: Grid | None,
@@ -227,15 +253,18 @@ def analyse_margins(
             raise ValueError(f"suv {np.shape(suv)} does not match the fields {tumour.shape}")
         values = np.asarray(suv)[box][tumour_voxels].astype(np.float64)
         suv_max, suv_mean = float(values.max()), float(values.mean())
-    folds = _fold_results(
+    present_ks = np.flatnonzero(tumour_voxels.any(axis=(1, 2))) if present else np.zeros(0, dtype=int)
+    slice_frame = _SliceFrame(occupancy=occupancy, ks=present_ks, spacing=spacing_arr)
+    ensemble_slices = [(int(k), found) for k in present_ks
+                       if (found := slice_frame.measure(field=field, kept=kept, level=level, k=int(k))) is not None]
+    folds, fold_slices = _fold_results(
         folds=fold_probabilities, box=box, level=level, occupancy=occupancy, specimen=specimen, target=target,
         spacing=spacing_arr, voxel_mm3=voxel_mm3, min_focus_volume_mm3=min_focus_volume_mm3,
-        threshold_mm=threshold_mm,
-    ) if len(fold_probabilities) else ()
-    fold_distances = [f.closest_mm for f in folds if f.closest_mm is not None]
+        threshold_mm=threshold_mm, slices=slice_frame, slice_ks=[k for k, _ in ensemble_slices],
+    ) if len(fold_probabilities) else ((), ())
+    fold_distances = [f.closest_mm for f in folds]
     common = dict(
         threshold_mm=float(threshold_mm),
-        interval_mm=(min(fold_distances), max(fold_distances)) if fold_distances else None,
         folds=folds,
         # Partial voxels count by the fraction of them outside the specimen.
         tumour_outside_specimen_mm3=round(float((1.0 - occupancy[kept]).sum(dtype=np.float64)) * voxel_mm3, 3),
@@ -249,14 +278,14 @@ def analyse_margins(
     )
     if not present:
         return MarginResult(status="no_tumour_detected", closest_mm=None, tumour_point=None, surface_point=None,
-                            faces=(), slices=(), foci=(), n_foci=0, **common)
+                            interval_mm=interval_over(fold_distances), faces=(), slices=(), foci=(), n_foci=0,
+                            **common)
 
     per_focus = [_closest(g, target, specimen) for _, g in present]
     overall = _best(per_focus)
-    status = status_for(overall.distance_mm, threshold_mm)
-    fold_calls = {f.status for f in folds}
-    if len(fold_calls) > 1:
-        status = "indeterminate"
+    closest_mm = round_mm(overall.distance_mm)
+    status = agreed_status(ensemble_status=status_for(overall.distance_mm, threshold_mm),
+                           fold_statuses=[f.status for f in folds])
     if status == "negative" and UNSAFE_SPECIMEN_QC & {str(item.get("code")) for item in specimen_qc}:
         status = "indeterminate"  # fail safe: the surface may lie outside the specimen, margins read too wide
     direction = grid.direction_matrix if grid is not None else np.eye(3)
@@ -275,12 +304,13 @@ def analyse_margins(
                                 frame.point(best.query_point), frame.point(best.target_point)))
     return MarginResult(
         status=status,
-        closest_mm=round_mm(overall.distance_mm),
+        closest_mm=closest_mm,
+        interval_mm=interval_over([closest_mm, *fold_distances]) if folds else None,
         tumour_point=frame.point(overall.query_point),
         surface_point=frame.point(overall.target_point),
         faces=tuple(faces),
-        slices=_slices(field=np.where(kept | (field <= level), field, 0.0), level=level, occupancy=occupancy,
-                       present=kept & inside_specimen, spacing=spacing_arr, threshold_mm=threshold_mm, frame=frame),
+        slices=_slice_margins(ensemble=ensemble_slices, fold_slices=fold_slices, tumour_voxels=tumour_voxels,
+                              spacing=spacing_arr, threshold_mm=threshold_mm, frame=frame),
         foci=tuple(
             FocusMargin(round(f.volume_mm3, 3), round_mm(c.distance_mm),
                         tuple(round(float(v), 3) for v in np.asarray(f.centroid_kji) + start))
@@ -291,22 +321,30 @@ def analyse_margins(
     )
 
 
-def _slices(*, field: np.ndarray, level: float, occupancy: np.ndarray, present: np.ndarray,
-            spacing: np.ndarray, threshold_mm: float, frame: _Frame) -> tuple[SliceMargin, ...]:
+def _slice_margins(*, ensemble: list, fold_slices: tuple[tuple[float | None, ...], ...], tumour_voxels: np.ndarray,
+                   spacing: np.ndarray, threshold_mm: float, frame: _Frame) -> tuple[SliceMargin, ...]:
+    """SliceMargins of the ensemble's slices; with folds, their interval and the folds' agreement there."""
     results = []
     pixel_mm2 = float(spacing[1] * spacing[2])
-    for k in np.flatnonzero(present.any(axis=(1, 2))):
-        found = slice_margin(tumour_2d=field[k], level=level, occupancy_2d=occupancy[k], spacing_2d=spacing[1:])
-        if found is None:
-            continue
-        distance, tumour_at, surface_at = found
+    for row, (k, (distance, tumour_at, surface_at)) in enumerate(ensemble):
+        status = status_for(distance, threshold_mm)
+        distance_mm = round_mm(distance)
+        fold_distances = tuple(fold[row] for fold in fold_slices)
+        interval = None
+        if fold_slices:
+            # A fold without tumour in this slice sees nothing near the surface here: its call is negative.
+            fold_calls = ["negative" if d is None else status_for(d, threshold_mm) for d in fold_distances]
+            status = agreed_status(ensemble_status=status, fold_statuses=fold_calls)
+            interval = interval_over([distance_mm, *(round_mm(d) for d in fold_distances)])
         k_mm = float(k) * spacing[0]
         results.append(SliceMargin(
             k=int(k + frame.start[0]),
-            distance_mm=round_mm(distance),
-            status=status_for(distance, threshold_mm),
+            distance_mm=distance_mm,
+            status=status,
             tumour_point=frame.point(np.array([k_mm, *tumour_at])),
             surface_point=frame.point(np.array([k_mm, *surface_at])),
-            tumour_area_mm2=round(float(present[k].sum()) * pixel_mm2, 3),
+            tumour_area_mm2=round(float(tumour_voxels[k].sum()) * pixel_mm2, 3),
+            interval_mm=interval,
+            fold_distances_mm=tuple(round_mm(d) for d in fold_distances),
         ))
     return tuple(results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -17,6 +18,18 @@ def status_for(distance_mm: float, threshold_mm: float) -> str:
 
 def round_mm(value: float | None) -> float | None:
     return None if value is None else round(float(value), DISTANCE_DECIMALS)
+
+
+def agreed_status(*, ensemble_status: str, fold_statuses: Sequence[str]) -> str:
+    """The ensemble's status, or ``indeterminate`` when the calls (the ensemble's and each fold's)
+    disagree about the threshold."""
+    return "indeterminate" if len({ensemble_status, *fold_statuses}) > 1 else ensemble_status
+
+
+def interval_over(distances_mm: Sequence[float | None]) -> tuple[float, float] | None:
+    """[min, max] of the distances that exist (None: no tumour), or None when there are none."""
+    found = [float(d) for d in distances_mm if d is not None]
+    return (min(found), max(found)) if found else None
 
 
 @dataclass(frozen=True)
@@ -38,11 +51,15 @@ class FaceMargin:
 @dataclass(frozen=True)
 class SliceMargin:
     k: int  # axial slice index
-    distance_mm: float  # in-plane margin in this slice (lamella reading)
-    status: str
+    distance_mm: float  # the ensemble's in-plane margin in this slice (lamella reading)
+    status: str  # "positive", "negative", or "indeterminate" when the folds' calls here disagree
     tumour_point: MarginPoint
     surface_point: MarginPoint
     tumour_area_mm2: float
+    # With fold probabilities: [min, max] of the ensemble's and the folds' in-plane margins here (it
+    # always holds distance_mm), and each fold's in-plane margin (None: that fold has no tumour here).
+    interval_mm: tuple[float, float] | None = None
+    fold_distances_mm: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,7 +81,9 @@ class MarginResult:
     status: str  # "positive", "negative", "indeterminate" or "no_tumour_detected"
     threshold_mm: float
     closest_mm: float | None
-    interval_mm: tuple[float, float] | None  # [min, max] of the folds' closest margins
+    # [min, max] of the ensemble's and the folds' closest margins (so it always holds closest_mm); None
+    # without folds. The ensemble's mean-probability surface is no fold's surface: it may lie outside them.
+    interval_mm: tuple[float, float] | None
     folds: tuple[FoldMargin, ...]
     tumour_point: MarginPoint | None  # tumour end of the closest margin
     surface_point: MarginPoint | None  # specimen-surface end of the closest margin

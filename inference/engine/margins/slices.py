@@ -5,9 +5,13 @@ the tumour contour (field at its level) and the specimen contour (occupancy 0.5)
 marching squares and the smallest in-plane distance between them is measured: nearest segment
 midpoint by k-d tree, then exact point-to-segment for the candidates, both ways round. Tumour
 beyond the specimen contour is clipped to it (the specimen contour inside the tumour is at 0 mm).
+The specimen contour of a slice, with its k-d tree, is built once (:class:`SpecimenContour`) and
+shared by the ensemble and every fold measured in that slice.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 from scipy import ndimage
@@ -33,20 +37,27 @@ def _point_segment(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarr
     return a + t[:, None] * ab
 
 
-def _one_way(points: np.ndarray, segments: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
-    if len(points) == 0 or len(segments) == 0:
+class _Segments:
+    """Contour segments (S, 2, 2) in mm with a k-d tree of their midpoints (for the nearest-segment search)."""
+
+    def __init__(self, segments: np.ndarray) -> None:
+        self.segments = segments
+        self.tree = cKDTree(segments.mean(axis=1)) if len(segments) else None
+        lengths = np.sqrt(((segments[:, 1] - segments[:, 0]) ** 2).sum(-1)) if len(segments) else np.zeros(1)
+        self.half = float(lengths.max()) / 2.0 + 1e-9  # a segment's points lie within this of its midpoint
+
+
+def _one_way(points: np.ndarray, target: _Segments) -> tuple[float, np.ndarray, np.ndarray] | None:
+    if len(points) == 0 or target.tree is None:
         return None
-    midpoints = segments.mean(axis=1)
-    half = float(np.sqrt(((segments[:, 1] - segments[:, 0]) ** 2).sum(-1)).max()) / 2.0 + 1e-9
-    tree = cKDTree(midpoints)
-    nearest, _ = tree.query(points, k=1)
+    segments, half = target.segments, target.half
+    nearest, _ = target.tree.query(points, k=1)
     best = float(nearest.min())
     candidates = np.flatnonzero(nearest <= best + 2 * half)
-    rows, segs = [], []
-    for row, near in zip(candidates, tree.query_ball_point(points[candidates], r=best + 2 * half), strict=True):
-        rows.append(np.full(len(near), row))
-        segs.append(np.asarray(near, dtype=int))
-    rows, segs = np.concatenate(rows), np.concatenate(segs)
+    near = target.tree.query_ball_point(points[candidates], r=best + 2 * half)
+    counts = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
+    rows = np.repeat(candidates, counts)
+    segs = np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64, count=int(counts.sum()))
     closest = _point_segment(points[rows], segments[segs, 0], segments[segs, 1])
     distances = np.sqrt(((closest - points[rows]) ** 2).sum(-1))
     pick = int(np.argmin(distances))
@@ -59,26 +70,42 @@ def _sample_2d(field_2d: np.ndarray, points_mm: np.ndarray, spacing_2d: np.ndarr
     return ndimage.map_coordinates(field_2d, (points_mm / spacing_2d).T, order=1, mode="constant", cval=0.0)
 
 
+class SpecimenContour(_Segments):
+    """The specimen contour (occupancy 0.5) of one slice, traced once for every field measured there."""
+
+    def __init__(self, *, occupancy_2d: np.ndarray, spacing_2d: np.ndarray) -> None:
+        super().__init__(_segments(occupancy_2d, 0.5, spacing_2d))
+        self.points = self.segments[:, 0]
+
+
 def slice_margin(
-    *, tumour_2d: np.ndarray, level: float, occupancy_2d: np.ndarray, spacing_2d: np.ndarray
+    *, tumour_2d: np.ndarray, level: float, occupancy_2d: np.ndarray, spacing_2d: np.ndarray,
+    specimen: SpecimenContour | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray] | None:
-    """(distance mm, tumour point, surface point) in one slice, points in mm (row, column); None if no tumour."""
+    """(distance mm, tumour point, surface point) in one slice, points in mm (row, column); None if no tumour.
+
+    ``specimen`` (the :class:`SpecimenContour` of the same slice) saves tracing it again.
+    """
     tumour_segments = _segments(tumour_2d, level, spacing_2d)
-    specimen_segments = _segments(occupancy_2d, 0.5, spacing_2d)
-    if len(tumour_segments) == 0 or len(specimen_segments) == 0:
+    if specimen is None:
+        specimen = SpecimenContour(occupancy_2d=occupancy_2d, spacing_2d=spacing_2d)
+    if len(tumour_segments) == 0 or len(specimen.segments) == 0:
         return None
     # Clip: keep the tumour contour inside the specimen; the specimen contour inside the tumour is 0 mm.
     inside = _sample_2d(occupancy_2d, tumour_segments.reshape(-1, 2), spacing_2d).reshape(-1, 2) >= 0.5
     tumour_segments = tumour_segments[inside.all(axis=1)]
-    specimen_points = specimen_segments[:, 0]
-    crossing = _sample_2d(np.asarray(tumour_2d, dtype=np.float32), specimen_points, spacing_2d) > level
+    crossing = _sample_2d(np.asarray(tumour_2d, dtype=np.float32), specimen.points, spacing_2d) > level
     if crossing.any():
-        point = specimen_points[int(np.flatnonzero(crossing)[0])]
+        point = specimen.points[int(np.flatnonzero(crossing)[0])]
         return 0.0, point, point
     if len(tumour_segments) == 0:
         return None
-    forward = _one_way(tumour_segments[:, 0], specimen_segments)
-    backward = _one_way(specimen_points, tumour_segments)
+    forward = _one_way(tumour_segments[:, 0], specimen)
+    # Only specimen points within the forward distance of the tumour's bounding box can come closer.
+    corners = tumour_segments.reshape(-1, 2)
+    low, high = corners.min(axis=0) - forward[0], corners.max(axis=0) + forward[0]
+    near = specimen.points[((specimen.points >= low) & (specimen.points <= high)).all(axis=1)]
+    backward = _one_way(near, _Segments(tumour_segments))
     if backward is not None and backward[0] < forward[0]:
         return backward[0], backward[2], backward[1]
     return forward
