@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from cases.imaging.specimen import specimen_mask_from_ct
+from cases.imaging.specimen import specimen_surface_from_ct
 from cases.imaging.volume import Grid
 from inference.engine.margins import analyse_margins
 from inference.engine.predictor import EnsemblePredictor
@@ -67,15 +67,21 @@ def benchmark_case(
 
     start = time.perf_counter()
     ct_for_mask = ct_hu if ct_hu is not None else _ct_from_channels(channels, predictor)
-    specimen = specimen_mask_from_ct(ct_hu=ct_for_mask, spacing=spacing)
-    seconds["specimen_mask"] = time.perf_counter() - start
+    specimen = specimen_surface_from_ct(ct_hu=ct_for_mask, spacing=spacing)
+    seconds["specimen_surface"] = time.perf_counter() - start
+    # The product's margin path (inference.engine.pipeline): the ensemble-mean field at the decision
+    # level, every fold analysed alike for the interval, against the specimen occupancy.
     start = time.perf_counter()
     margins = analyse_margins(
-        tumour_mask=prediction.mask,
-        specimen_mask=specimen,
+        tumour_probability=prediction.probability,
+        fold_probabilities=prediction.fold_probabilities,
+        tumour_level=prediction.threshold,
+        specimen_occupancy=specimen.occupancy,
+        specimen_qc=specimen.qc,
         spacing=spacing,
         grid=grid,
         threshold_mm=threshold_mm,
+        min_focus_volume_mm3=predictor.config.min_focus_volume_mm3,
     )
     seconds["margin_analysis"] = time.perf_counter() - start
     seconds["total"] = sum(value for value in seconds.values() if value is not None)
