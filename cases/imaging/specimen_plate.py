@@ -20,6 +20,7 @@ from scipy import ndimage
 
 FACE_CONNECTIVITY = ndimage.generate_binary_structure(3, 1)
 FULL_CONNECTIVITY = ndimage.generate_binary_structure(3, 3)
+SMALL_BALL_VOXELS = 2.5  # up to this radius a dilation with the ball beats a distance transform
 DETECTION_SIGMA_MM = 0.5  # smoothing before plate detection, so tissue noise never looks dense
 
 
@@ -66,17 +67,106 @@ def find_holder_plate(
     if plate.any():
         # The detection smoothing shaved the plate's edges; grow it back, only through voxels that
         # are still above the plate threshold after a light (0.5 voxel) denoising.
-        lightly = ndimage.gaussian_filter(np.asarray(ct_hu, dtype=np.float32), sigma=0.5, mode="nearest")
+        # Over the plate's box grown by the steps and the filter's reach (2 voxels): the same voxels.
         steps = max(1, int(np.ceil(2 * DETECTION_SIGMA_MM / min(spacing))))
-        plate = ndimage.binary_dilation(
-            plate, structure=FACE_CONNECTIVITY, iterations=steps, mask=lightly > plate_min_hu
+        box = bounding_box(plate, pad=(steps + 3,) * 3)
+        lightly = ndimage.gaussian_filter(np.asarray(ct_hu, dtype=np.float32)[box], sigma=0.5, mode="nearest")
+        plate[box] = ndimage.binary_dilation(
+            plate[box], structure=FACE_CONNECTIVITY, iterations=steps, mask=lightly > plate_min_hu
         )
     return plate
 
 
+def bounding_box(mask: np.ndarray, *, pad: tuple[int, int, int] = (0, 0, 0)) -> tuple[slice, ...] | None:
+    """The slices of ``mask``'s bounding box grown by ``pad`` voxels per axis (None when empty)."""
+    box = []
+    for axis, (p, n) in enumerate(zip(pad, mask.shape, strict=True)):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        if hit.size == 0:
+            return None
+        box.append(slice(max(int(hit[0]) - p, 0), min(int(hit[-1]) + 1 + p, n)))
+    return tuple(box)
+
+
+def _pad_voxels(radius_mm: float, spacing) -> tuple[int, ...]:
+    return tuple(int(np.ceil(radius_mm / s)) + 1 for s in spacing)
+
+
+def within_mm(mask: np.ndarray, *, radius_mm: float, spacing) -> np.ndarray:
+    """Voxels at most ``radius_mm`` from ``mask`` (exact Euclidean distance), the mask included.
+
+    Same as ``distance_transform_edt(~mask, sampling=spacing) <= radius_mm``, computed only over the
+    mask's bounding box grown by the radius (nothing beyond it can be that close): a dilation with
+    the ball when it is small, else the distance transform."""
+    out = np.zeros(mask.shape, dtype=bool)
+    box = bounding_box(mask, pad=_pad_voxels(radius_mm, spacing))
+    if box is None:
+        return out
+    if radius_mm <= SMALL_BALL_VOXELS * min(spacing):
+        out[box] = ndimage.binary_dilation(mask[box], structure=_ball(radius_mm, spacing))
+    else:
+        out[box] = ndimage.distance_transform_edt(~mask[box], sampling=spacing) <= radius_mm
+    return out
+
+
+def distance_up_to(mask: np.ndarray, *, reach_mm: float, spacing) -> np.ndarray:
+    """Euclidean distance (mm, float32) to ``mask`` where it is at most ``reach_mm``, else +inf.
+
+    One transform over the mask's box grown by the reach serves every threshold up to it."""
+    out = np.full(mask.shape, np.inf, dtype=np.float32)
+    box = bounding_box(mask, pad=_pad_voxels(reach_mm, spacing))
+    if box is not None:
+        local = ndimage.distance_transform_edt(~mask[box], sampling=spacing).astype(np.float32)
+        out[box] = np.where(local <= reach_mm, local, np.inf)
+    return out
+
+
+def filled(mask: np.ndarray) -> np.ndarray:
+    """``binary_fill_holes`` over the mask's box grown by one voxel (the same holes)."""
+    out = np.zeros(mask.shape, dtype=bool)
+    box = bounding_box(mask, pad=(1, 1, 1))
+    if box is not None:
+        out[box] = ndimage.binary_fill_holes(mask[box])
+    return out
+
+
 def opened(mask: np.ndarray, *, radius_mm: float, spacing: tuple[float, float, float]) -> np.ndarray:
-    """Morphological opening with a ball of ``radius_mm``, via distance transforms (any spacing)."""
-    eroded = ndimage.distance_transform_edt(mask, sampling=spacing) > radius_mm
-    if not eroded.any():
-        return eroded
-    return (ndimage.distance_transform_edt(~eroded, sampling=spacing) <= radius_mm) & mask
+    """Morphological opening with a Euclidean ball of ``radius_mm`` (any spacing).
+
+    The same voxels as thresholding distance transforms (outside the array counts as inside, as for
+    the transform), over the mask's bounding box, and each step only where its answer is not
+    already known: a voxel whose surrounding cube lies inside the mask survives the erosion, and a
+    voxel kept by the erosion stays in the dilation."""
+    out = np.zeros(mask.shape, dtype=bool)
+    box = bounding_box(mask, pad=(1, 1, 1))
+    if box is None or radius_mm <= 0:
+        return mask.copy() if radius_mm <= 0 else out
+    local = mask[box]
+    ball = _ball(radius_mm, spacing)
+    kept = _eroded_by(local, ball)
+    if kept.any():
+        out[box] = ndimage.binary_dilation(kept, structure=ball, mask=local & ~kept) & local
+    return out
+
+
+def eroded(mask: np.ndarray, *, radius_mm: float, spacing) -> np.ndarray:
+    """Voxels deeper than ``radius_mm`` inside ``mask``: ``distance_transform_edt(mask) > radius_mm``."""
+    out = np.zeros(mask.shape, dtype=bool)
+    box = bounding_box(mask, pad=(1, 1, 1))
+    if box is not None:
+        out[box] = _eroded_by(mask[box], _ball(radius_mm, spacing))
+    return out
+
+
+def _eroded_by(mask: np.ndarray, ball: np.ndarray) -> np.ndarray:
+    # Only voxels near the boundary are tested against the ball: a voxel whose whole cube around
+    # the ball is inside the mask survives (chessboard distance, a cheap transform).
+    deep = ndimage.distance_transform_cdt(mask, metric="chessboard") > max(ball.shape) // 2
+    return ndimage.binary_erosion(mask, structure=ball, border_value=1, mask=mask & ~deep)
+
+
+def _ball(radius_mm: float, spacing) -> np.ndarray:
+    """Offsets whose Euclidean length is at most ``radius_mm`` (the distance transforms' ball)."""
+    radii = [int(np.floor(radius_mm / s + 1e-9)) for s in spacing]
+    grids = np.meshgrid(*[np.arange(-r, r + 1) * s for r, s in zip(radii, spacing, strict=True)], indexing="ij")
+    return sum(g * g for g in grids) <= radius_mm * radius_mm * (1.0 + 1e-9)

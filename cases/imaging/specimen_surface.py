@@ -13,15 +13,18 @@ Method:
    are opened with a ball of ``open_radius_mm`` (1 mm): whatever is thinner than 2 mm and not part
    of the bulk goes. The largest 6-connected component is the specimen core.
 4. Container walls (rigid, smooth, -150..+100 HU, plane or cylinder), see
-   :mod:`cases.imaging.specimen_walls`: a large sheet left after a 2 mm opening, far from the
-   specimen and the plate, is fitted with a plane or a cylinder (algebraic circle fit refined by
-   robust least squares). The plate gets a plane the same way.
-5. Edge profiles. For each wall and the plate the mean HU across its free part (0.05 mm bins of
-   the signed distance to the fitted surface) is its measured edge profile, blur included. Its
-   inner (top) face is where that profile crosses half-way between air and its plateau (sub-voxel).
-   The profile is subtracted from the CT everywhere, so a voxel shared by tissue and wall reads as
-   its tissue fraction (HU - profile = air + t (tissue - air)); everything beyond the inner face
-   minus ``wall_margin_mm`` (0.1 mm) is cut, and occupancy there follows the fitted face.
+   :mod:`cases.imaging.specimen_walls`: a large sheet clearly above air (> air + 150 HU: a thin
+   near-water wall blurs far below the tissue threshold), far from the specimen and the plate, is
+   fitted with a plane or a cylinder (on its ridge); the two pieces a pressed specimen splits a wall
+   into are fitted together. The plate gets a plane the same way.
+5. Edge profiles. Across each wall the HU is fitted with a slab blurred by a Gaussian (face,
+   thickness, HU, blur), first on the binned profile, then together with the shape on the voxels
+   themselves: its inner face to a few hundredths of a mm, also for walls too thin to reach their
+   plateau (the old half-way level sat 0.1-0.25 mm inside them). The plate's face comes from the
+   same slab fit of its profile. The fitted profile is subtracted from the CT everywhere, so a
+   voxel shared by tissue and wall reads as its tissue fraction (HU - profile = air +
+   t (tissue - air)); everything beyond the inner face minus ``wall_margin_mm`` (default 0: the
+   face is unbiased) is cut, and occupancy there follows the fitted face.
 6. Film lying on the specimen cannot be told from tissue by its HU. When free film is found
    (voxels > air + 150 HU, > 1.5 mm from the core, not within 3 mm of plate or walls, a sheet of
    >= 20 mm2) its tissue-equivalent thickness is measured on it (integrated HU excess over air in
@@ -34,6 +37,11 @@ Method:
    binary mask: it can only move the surface inward.
 8. Clips inside tissue stay specimen (dense voxels are tissue candidates; enclosed holes and air
    pockets are filled). A wire or clip sticking out into air is thin and goes in step 3.
+
+Speed: every distance is exact but computed over the bounding box it can reach (openings and
+erosions by the Euclidean ball, tested only near the boundary; one distance transform per
+structure for all thresholds; wall distances from the fitted shape), and the occupancy over the
+core's box: about 0.2-0.7 s per full-size case on one core (docs/specimen-surface.md).
 
 QC flags (:mod:`cases.imaging.specimen_qc`): the specimen touches the field-of-view edge,
 its volume is implausible, a leak into a container or bag is suspected (more than 5 % of the
@@ -51,9 +59,14 @@ from scipy import ndimage
 from cases.imaging.components import largest_component
 from cases.imaging.specimen_plate import (
     FACE_CONNECTIVITY,
+    bounding_box,
+    distance_up_to,
     ellipsoid_element,
+    eroded,
+    filled,
     find_holder_plate,
     opened,
+    within_mm,
 )
 from cases.imaging.specimen_qc import qc_flags
 from cases.imaging.specimen_walls import WallModel, film_thickness_mm, find_container_walls, plate_model
@@ -62,6 +75,7 @@ DEFAULT_AIR_HU = -1000.0
 DENSE_HU = 1000.0  # clips and wires: never part of the tissue level
 LEVEL_SIGMA_MM = 2.0
 LEAK_SHEET_RADIUS_MM = 2.0
+CROP_PAD_VOXELS = 4  # dilations (2), the 0.5-voxel Gaussians (2) and the peel's smoothing stay inside
 
 
 @dataclass(frozen=True)
@@ -99,25 +113,34 @@ def _air_level(ct: np.ndarray) -> float:
 
 
 def _local_tissue_level(ct: np.ndarray, core: np.ndarray, spacing, air: float) -> np.ndarray:
-    """Local tissue HU (float32): Gaussian-weighted mean of the interior, clips excluded."""
-    inside = ndimage.distance_transform_edt(core, sampling=spacing) > 1.0
+    """Local tissue HU (float32): Gaussian-weighted mean of the interior, clips excluded.
+
+    Computed over the core's box grown by ``CROP_PAD_VOXELS`` + 1, where the surface is looked for
+    (exact there: the interior lies inside the box, the filters see zeros beyond it); elsewhere, as
+    where the weight vanishes, the level is the interior's median."""
+    inside = eroded(core, radius_mm=1.0, spacing=spacing)  # deeper than 1 mm
     inside &= ct < DENSE_HU
     if not inside.any():
         inside = core & (ct < DENSE_HU)
     fallback = float(np.median(ct[inside])) if inside.any() else -100.0
+    level = np.full(ct.shape, np.clip(fallback, air + 300.0, 300.0), dtype=np.float32)
+    box = bounding_box(core, pad=(CROP_PAD_VOXELS + 1,) * 3)
+    if box is None or not inside.any():
+        return level
     sigma = [LEVEL_SIGMA_MM / s for s in spacing]
-    weight = ndimage.gaussian_filter(inside.astype(np.float32), sigma=sigma, mode="nearest")
-    total = ndimage.gaussian_filter(np.where(inside, ct, 0.0).astype(np.float32), sigma=sigma, mode="nearest")
-    level = np.where(weight > 1e-3, total / np.maximum(weight, 1e-6), fallback)
-    return np.clip(level, air + 300.0, 300.0).astype(np.float32)  # never a level near air
+    local = inside[box]
+    weight = ndimage.gaussian_filter(local.astype(np.float32), sigma=sigma, mode="nearest")
+    total = ndimage.gaussian_filter(np.where(local, ct[box], np.float32(0.0)), sigma=sigma, mode="nearest")
+    local_level = np.where(weight > 1e-3, total / np.maximum(weight, 1e-6), fallback)
+    level[box] = np.clip(local_level, air + 300.0, 300.0)  # never a level near air
+    return level
 
 
-def _separate_from_plate(candidate, plate, spacing, margin_mm: float) -> np.ndarray:
-    """Largest piece found away from the plate, grown back by ``margin_mm`` inside tissue."""
-    ball = ellipsoid_element(margin_mm, spacing)
-    near_plate = ndimage.binary_dilation(plate, structure=ball)
+def _separate_from_plate(candidate, near_plate, spacing, margin_mm: float) -> np.ndarray:
+    """Largest piece found away from the plate (``near_plate``: within ``margin_mm`` of it), grown
+    back by ``margin_mm`` inside tissue."""
     core = largest_component(mask=candidate & ~near_plate)
-    return candidate & ndimage.binary_dilation(core, structure=ball)
+    return candidate & within_mm(core, radius_mm=margin_mm, spacing=spacing)
 
 
 def _peel(occupancy: np.ndarray, *, thickness_mm: float, spacing) -> np.ndarray:
@@ -147,7 +170,7 @@ def specimen_surface_from_ct(
     plate_max_thickness_mm: float = 8.0,
     plate_min_width_mm: float = 20.0,
     plate_margin_mm: float = 1.0,
-    wall_margin_mm: float = 0.1,
+    wall_margin_mm: float = 0.0,
 ) -> SpecimenSurface:
     """The specimen surface in ``ct_hu`` (Z, Y, X; spacing (sz, sy, sx) mm). See the module doc."""
     ct, spacing = _checked(ct_hu, spacing)
@@ -160,17 +183,23 @@ def specimen_surface_from_ct(
         plate_min_width_mm=plate_min_width_mm,
     )
     candidate = (ct > tissue_hu) & ~plate
+    # Distances to the plate, computed once up to the farthest threshold used below.
+    plate_distance = distance_up_to(plate, reach_mm=max(3.0, plate_margin_mm), spacing=spacing)
     body = opened(candidate, radius_mm=open_radius_mm, spacing=spacing)
     if plate.any():
-        body = _separate_from_plate(body, plate, spacing, plate_margin_mm)
+        body = _separate_from_plate(body, plate_distance <= plate_margin_mm, spacing, plate_margin_mm)
     core = largest_component(mask=body)
-    walls: list[WallModel] = find_container_walls(
-        ct=ct, candidate=candidate, core=core, plate=plate, spacing=spacing, air_hu=air
-    )
+    core_distance = distance_up_to(core, reach_mm=3.0, spacing=spacing)
+    far_from_core = core_distance > 3.0
+    near_plate = plate_distance <= 2.0
+    far = far_from_core & ~near_plate
+    walls: list[WallModel] = find_container_walls(ct=ct, core=core, far=far, spacing=spacing, air_hu=air)
+    depths = [wall.signed_depth_mm(shape=ct.shape, spacing=spacing) for wall in walls]
     beyond_walls = np.zeros(ct.shape, bool)
-    for wall in walls:
-        beyond_walls |= wall.signed_depth_mm(shape=ct.shape, spacing=spacing) > -wall_margin_mm
-    core = largest_component(mask=core & ~beyond_walls)
+    for depth in depths:
+        beyond_walls |= depth > -wall_margin_mm
+    if walls:
+        core = largest_component(mask=core & ~beyond_walls)
     if not core.any():
         empty = np.zeros(ct.shape, bool)
         return SpecimenSurface(
@@ -183,59 +212,72 @@ def specimen_surface_from_ct(
     level = _local_tissue_level(ct, core, spacing, air)
     # Plate and walls: subtract their own measured edge profile, so a voxel shared by tissue and
     # plate/wall reads as its tissue fraction (HU - contribution = air + t (tissue - air)).
-    plate_face = plate_model(ct=ct, plate=plate, core=core, spacing=spacing, air_hu=air)
-    models = [*walls, *filter(None, [plate_face])]
+    plate_face = plate_model(ct=ct, plate=plate, core=core, near=near_plate & far_from_core, spacing=spacing,
+                             air_hu=air)
     if plate_face is not None:  # its top face, found like a wall's, cuts the contact to sub-voxel precision
         walls_and_plate = [*walls, plate_face]
-        beyond_walls |= plate_face.signed_depth_mm(shape=ct.shape, spacing=spacing) > -wall_margin_mm
+        depths.append(plate_face.signed_depth_mm(shape=ct.shape, spacing=spacing))
+        beyond_walls |= depths[-1] > -wall_margin_mm
     else:
         walls_and_plate = walls
-    corrected = ct.copy()
-    for model in models:
-        corrected -= model.hu_contribution(shape=ct.shape, spacing=spacing, air_hu=air)
-    fraction = np.clip((corrected - air) / (level - air), 0.0, 1.0).astype(np.float32)
-    near_core = ndimage.binary_dilation(core, structure=FACE_CONNECTIVITY)
-    raw = near_core & ((fraction >= 0.5) | core) & ~plate & ~beyond_walls
-    mask = ndimage.binary_fill_holes(largest_component(mask=raw))
+    # The surface lies within a voxel of the core: occupancy is computed over the core's box grown by
+    # CROP_PAD_VOXELS (every filter below reaches at most that far, and occupancy beyond it is zero).
+    box = bounding_box(core, pad=(CROP_PAD_VOXELS,) * 3)
+    corrected = ct[box].copy()
+    for model, depth in zip(walls_and_plate, depths, strict=True):
+        corrected -= model.hu_contribution_from_depth(depth[box], air_hu=air)
+    fraction = np.clip((corrected - air) / (level[box] - air), 0.0, 1.0).astype(np.float32)
+    near_core = ndimage.binary_dilation(core[box], structure=FACE_CONNECTIVITY)
+    raw = near_core & ((fraction >= 0.5) | core[box]) & ~plate[box] & ~beyond_walls[box]
+    mask = filled(largest_component(mask=raw))
 
     # Structures the HU cannot separate from the surface: everything taken off that was tissue-like.
     # Tissue-like things not explained by plate or walls (film tails, gauze, wires, debris).
-    structures = plate | beyond_walls
-    near_structures = (
-        ndimage.distance_transform_edt(~structures, sampling=spacing) <= 1.5 if structures.any() else structures
-    )
-    removed = candidate & ~ndimage.binary_dilation(mask, structure=FACE_CONNECTIVITY) & ~near_structures
+    # Distances to what lies beyond a plane or cylinder face are its depth (exact for both shapes).
+    def near_structures_mm(radius_mm: float, where=(slice(None),) * 3) -> np.ndarray:
+        near = plate_distance[where] <= radius_mm
+        for depth in depths:
+            near |= depth[where] > -wall_margin_mm - radius_mm
+        return near
+
+    around_mask = ndimage.binary_dilation(mask, structure=FACE_CONNECTIVITY)
+    removed = candidate[box] & ~around_mask & ~near_structures_mm(1.5, box)
     near_removed = ndimage.binary_dilation(removed, structure=FACE_CONNECTIVITY, iterations=2)
-    occupancy = fraction.copy()
+    occupancy = fraction
     occupancy[ndimage.binary_erosion(mask, structure=FACE_CONNECTIVITY)] = 1.0
-    occupancy[~ndimage.binary_dilation(mask, structure=FACE_CONNECTIVITY)] = 0.0
-    smoothed_mask = ndimage.gaussian_filter(mask.astype(np.float32), sigma=0.5, mode="nearest")
-    occupancy = np.where(near_removed, np.minimum(occupancy, smoothed_mask), occupancy)
-    for wall in walls_and_plate:
-        occupancy = np.minimum(occupancy, wall.occupancy(shape=ct.shape, spacing=spacing, margin_mm=wall_margin_mm))
+    occupancy[~around_mask] = 0.0
+    if near_removed.any():
+        smoothed_mask = ndimage.gaussian_filter(mask.astype(np.float32), sigma=0.5, mode="nearest")
+        occupancy = np.where(near_removed, np.minimum(occupancy, smoothed_mask), occupancy)
+    for wall, depth in zip(walls_and_plate, depths, strict=True):
+        occupancy = np.minimum(occupancy, wall.occupancy_from_depth(depth[box], spacing=spacing,
+                                                                    margin_mm=wall_margin_mm))
 
     # The plate's and walls' own partial-volume skins are not film.
-    exclude = (
-        ndimage.distance_transform_edt(~structures, sampling=spacing) <= 3.0 if structures.any() else structures
-    )
-    film_mm = film_thickness_mm(ct=ct, exclude=exclude, core=core, spacing=spacing, air_hu=air, level=level)
+    exclude = near_structures_mm(3.0)
+    film_mm = film_thickness_mm(ct=ct, exclude=exclude, far=core_distance > 1.5, spacing=spacing,
+                                air_hu=air, level=level)
     if film_mm > 0:
         # A bag goes all round, under the specimen too: peel everywhere.
         occupancy = _peel(occupancy, thickness_mm=film_mm, spacing=spacing)
 
-    occupancy = occupancy.astype(np.float32)
-    mask = ndimage.binary_fill_holes(largest_component(mask=occupancy >= 0.5))
-    occupancy[mask] = np.maximum(occupancy[mask], 0.5)
-    occupancy[~mask] = np.minimum(occupancy[~mask], np.float32(0.4999))
+    local_occupancy = occupancy.astype(np.float32)
+    local_mask = filled(largest_component(mask=local_occupancy >= 0.5))
+    local_occupancy[local_mask] = np.maximum(local_occupancy[local_mask], 0.5)
+    local_occupancy[~local_mask] = np.minimum(local_occupancy[~local_mask], np.float32(0.4999))
+    occupancy = np.zeros(ct.shape, np.float32)
+    occupancy[box] = local_occupancy
+    mask = np.zeros(ct.shape, bool)
+    mask[box] = local_mask
 
     # Leak: a specimen is blobby; a sheet under 4 mm thick attached to it is a wall, bag or
     # fluid that was not separated (normal and wrapped phantoms: <= 1.4 % of the volume).
-    appendage = mask & ~opened(mask, radius_mm=LEAK_SHEET_RADIUS_MM, spacing=spacing)
-    leak_fraction = float(appendage.sum()) / max(int(mask.sum()), 1)
+    appendage = local_mask & ~opened(local_mask, radius_mm=LEAK_SHEET_RADIUS_MM, spacing=spacing)
+    leak_fraction = float(appendage.sum()) / max(int(local_mask.sum()), 1)
     voxel_ml = float(np.prod(spacing)) / 1000.0
     details = {
         "air_hu": air,
-        "tissue_level_hu": float(np.median(level[mask])),
+        "tissue_level_hu": float(np.median(level[mask])) if mask.any() else None,
         "volume_ml": float(occupancy.sum()) * voxel_ml,
         "film_thickness_mm": film_mm,
         "container_walls": [wall.to_dict() for wall in walls],
