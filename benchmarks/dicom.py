@@ -10,9 +10,7 @@ the inference run's end and the PACS delivery's ``sent_at``; Orthanc's REST API 
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +19,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-REPO = Path(settings.BASE_DIR)
+from benchmarks.processes import REPO, start_process, start_worker, stop_process, wait_for
+from cases.imaging.timing import parse_stage_lines
 
 
 def scratch_environment(scratch: Path) -> dict[str, str]:
@@ -41,31 +40,11 @@ def scratch_environment(scratch: Path) -> dict[str, str]:
     }
 
 
-def _start(command: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=REPO, env=dict(os.environ), stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-
 def _wait(predicate: Callable, *, timeout: float, what: str, logs: list[Path], interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    tails = "\n---\n".join(log.read_text()[-2000:] for log in logs if log.exists())
-    raise RuntimeError(f"timed out waiting for {what}\n{tails}")
+    try:
+        return wait_for(predicate, timeout=timeout, what=what, logs=logs, interval=interval)
+    except TimeoutError as exc:
+        raise RuntimeError(str(exc)) from None
 
 
 def echo(port: int) -> bool:
@@ -109,6 +88,9 @@ def _outcome(*, study_key_excluded: set[int], logs: list[Path], pacs: bool, time
         "case_at": received.case.created_at,
         "result_at": run.finished_at,
         "case": received.case.code,
+        "run_id": run.pk,
+        "run_created_at": run.created_at,
+        "deliveries": [],
     }
     if pacs:
         deliveries = _wait(lambda: list(ResultDelivery.objects.filter(run=run, status__in=["sent", "failed"])) or None,
@@ -117,6 +99,7 @@ def _outcome(*, study_key_excluded: set[int], logs: list[Path], pacs: bool, time
         if failed:
             raise RuntimeError(f"the PACS delivery failed: {failed[0].last_error}")
         times["in_pacs_at"] = max(d.sent_at for d in deliveries)
+        times["deliveries"] = [(d.pk, d.created_at) for d in deliveries]
     return times
 
 
@@ -135,11 +118,9 @@ def benchmark_dicom(*, scratch: Path, case_dir: Path, warmup_dir: Path, quiet_se
         DicomNode.objects.create(name="bench-pacs", ae_title=orthanc.ae_title, host="127.0.0.1",
                                  port=orthanc.dicom_port, send_after_run=True)
     logs = [scratch / "listener.log", scratch / "worker.log"]
-    listener = _start([sys.executable, "manage.py", "dicom_listener", "--port", str(port),
-                       "--quiet-seconds", str(quiet_seconds)], logs[0])
-    worker = _start([sys.executable, "-m", "celery", "-A", "petctweb", "worker", "-Q", "default,gpu",
-                     "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "-n", f"bench-{os.getpid()}@%h"],
-                    logs[1])
+    listener = start_process([sys.executable, "manage.py", "dicom_listener", "--port", str(port),
+                              "--quiet-seconds", str(quiet_seconds)], log=logs[0])
+    worker = start_worker(log=logs[1], name="bench")
     try:
         _wait(lambda: echo(port), timeout=120, what="the listener", logs=logs, interval=0.5)
         say("listener up; warming the worker up with a small case (loads the model)")
@@ -151,8 +132,8 @@ def benchmark_dicom(*, scratch: Path, case_dir: Path, warmup_dir: Path, quiet_se
         result = _outcome(study_key_excluded={warm["received_id"]}, logs=logs, pacs=with_pacs, timeout=600)
         pacs_modalities = sorted(orthanc.modalities(exclude=warm_series)) if orthanc else []
     finally:
-        _stop(listener)
-        _stop(worker)
+        stop_process(listener)
+        stop_process(worker)
         if orthanc is not None:
             orthanc.stop()
     last = result["last_instance_at"]
@@ -171,7 +152,48 @@ def benchmark_dicom(*, scratch: Path, case_dir: Path, warmup_dir: Path, quiet_se
     for key in ("case", "result", "in_pacs"):
         total = figures[f"{key}_after_last_instance_s"]
         figures[f"{key}_after_completion_s"] = None if total is None else round(total - figures["quiet_seconds"], 3)
+    figures["stages"] = stage_breakdown(result, parse_stage_lines(logs[1].read_text().splitlines()))
     return figures
+
+
+def stage_breakdown(result: dict, records: list[dict]) -> list[dict]:
+    """Every step from the last instance to SEG + SR stored, in order: the waits between tasks (from the
+    rows' times and the tasks' first stage starts) and each task's own stages (from the worker's
+    stage-timings lines). ``at`` is seconds after the last instance where a step starts (when known)."""
+    origin = result["last_instance_at"].timestamp()
+    found = {(r["task"], r["id"]): r["stages"] for r in records}
+    steps: list[dict] = []
+
+    def add(step: str, seconds: float | None, at: float | None = None) -> None:
+        if seconds is not None:
+            steps.append({"step": step, "seconds": round(seconds, 3),
+                          "at": None if at is None else round(at - origin, 3)})
+
+    def task(name: str, key: int, queued_at: float | None, label: str) -> float | None:
+        stages = found.get((name, key))
+        if not stages:
+            return None
+        begin = stages[0]["start"]
+        add(f"{label}: wait for the worker (broker hop)", None if queued_at is None else begin - queued_at, queued_at)
+        end = begin
+        for stage in stages:
+            add(f"{label}: {stage['name']}", stage["seconds"], stage["start"])
+            if stage["start"] is not None:
+                end = max(end, stage["start"] + stage["seconds"])
+        return end
+
+    completed = result["completed_at"].timestamp()
+    add("quiet time and completion check (listener)", completed - origin, origin)
+    ingest_end = task("ingest_received_study", result["received_id"], completed, "ingest")
+    run_queued = result["run_created_at"].timestamp()
+    run_end = task("run_inference", result["run_id"], run_queued, "inference")
+    if ingest_end is not None:
+        add("ingest: run requested after the ingest task's end", run_queued - ingest_end, ingest_end)
+    for delivery_id, created_at in result["deliveries"]:
+        task("deliver_results", delivery_id, created_at.timestamp(), f"PACS delivery {delivery_id}")
+    if run_end is not None and result["deliveries"]:
+        add("inference: delivery queued after the run's end", result["deliveries"][0][1].timestamp() - run_end, run_end)
+    return sorted(steps, key=lambda step: (step["at"] is None, step["at"] or 0.0))
 
 
 def remove_tree(path: Path) -> None:

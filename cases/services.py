@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,17 +15,20 @@ import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from pydicom.dataelem import RawDataElement
 
 from audit.services import audit_record
 from cases.events import case_imported
 from cases.imaging.errors import IngestError
 from cases.imaging.specimen import specimen_surface_from_ct
 from cases.imaging.study import LoadedStudy, load_studies
+from cases.imaging.timing import StageClock
 from cases.imaging.validation import Limits
 from cases.models import Case, CaseVolume, SourceHeaders
 from cases.reidentification import reidentification_store
 from cases.specimen_surfaces import specimen_surface_initial_create
 from cases.volume_store import store_array, store_bytes
+from cases.worker_memory import remember
 from petctweb.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ def _new_case_code() -> str:
     return "PC-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
 
 
+CT_HEADERS = "ct_headers"  # worker_memory kind of the de-identified CT headers (pydicom datasets)
 SPECIMEN_QC_KEY = "specimen_surface_qc"  # Case.metadata key of the ingest surface's QC flags
 
 
@@ -51,27 +56,80 @@ def quantise_occupancy(occupancy: np.ndarray) -> np.ndarray:
 
 
 def _headers_json(study: LoadedStudy) -> str:
-    return json.dumps([dataset.to_json_dict() for dataset in study.source_ct_datasets])
+    """``json.dumps([d.to_json_dict() for d in study.source_ct_datasets])``, but an element that several slices
+    hold as the same file bytes (most of a series' header) is converted and formatted once."""
+    converted: dict[tuple, dict] = {}
+    shared: dict[int, dict] = {}  # elements de-identification built once and gave every slice
+    payload = []
+    for dataset in study.source_ct_datasets:
+        charset = tuple(dataset.get("SpecificCharacterSet") or ())
+        entries = {}
+        for tag in dataset.keys():
+            element = dataset.get_item(tag)
+            if isinstance(element, RawDataElement) and isinstance(element.value, bytes):
+                key = (int(tag), element.VR, element.value, element.is_implicit_VR, element.is_little_endian, charset)
+                entry = converted.get(key)
+                if entry is None:
+                    entry = converted[key] = dataset[tag].to_json_dict(None, 1024)
+            elif isinstance(element.value, str):  # e.g. a remapped UID or a shifted date: the same in every slice
+                key = (int(tag), element.VR, element.value)
+                entry = converted.get(key)
+                if entry is None:
+                    entry = converted[key] = element.to_json_dict(None, 1024)
+            else:
+                entry = shared.get(id(element))
+                if entry is None:
+                    entry = shared[id(element)] = dataset[tag].to_json_dict(None, 1024)
+            entries[f"{tag:08X}"] = entry
+        payload.append(entries)
+    return json.dumps(payload)
 
 
-def _store_case_files(*, study: LoadedStudy, code: str, written: list[str]) -> dict[str, tuple]:
+def _store_case_files(*, study: LoadedStudy, code: str, written: list[str], clock: StageClock) -> dict[str, tuple]:
     ct = np.clip(np.rint(study.ct_working.array), -32768, 32767).astype(np.int16)
     pet = study.pet_working.array.astype(np.float32)
     # The specimen surface is found once, here; inference reuses the stored occupancy and QC.
+    clock.mark("specimen_surface")
     surface = specimen_surface_from_ct(ct_hu=ct, spacing=study.ct_working.grid.spacing)
+    clock.mark("store_volumes")
     specimen = surface.mask.astype(np.uint8)
     occupancy = quantise_occupancy(surface.occupancy)
-    stored = {"specimen_qc": [dict(flag) for flag in surface.qc]}
-    for kind, array in ((CaseVolume.Kind.CT, ct), (CaseVolume.Kind.PET, pet), (CaseVolume.Kind.SPECIMEN, specimen),
-                        (CaseVolume.Kind.SPECIMEN_OCCUPANCY, occupancy)):
-        name, sha, size = store_array(array=array, name=f"volumes/{code}/{kind}.raw.gz")
-        written.append(name)
+    arrays = {CaseVolume.Kind.CT: ct, CaseVolume.Kind.PET: pet, CaseVolume.Kind.SPECIMEN: specimen,
+              CaseVolume.Kind.SPECIMEN_OCCUPANCY: occupancy}
+    saved = store_arrays(arrays={kind: (array, f"volumes/{code}/{kind}.raw.gz") for kind, array in arrays.items()},
+                         written=written)
+    stored = {"specimen_qc": [dict(flag) for flag in surface.qc], "arrays": arrays}
+    for kind, array in arrays.items():
+        name, sha, size = saved[kind]
         stored[kind] = (name, str(array.dtype), list(array.shape), sha, size)
     stored["specimen_voxels"] = int(np.count_nonzero(specimen))
+    clock.mark("store_headers")
     headers_name = store_bytes(payload=gzip.compress(_headers_json(study).encode(), mtime=0), name=f"headers/{code}/ct.json.gz")
     written.append(headers_name)
     stored["headers"] = headers_name
+    clock.close()
     return stored
+
+
+def store_arrays(*, arrays: dict[str, tuple[np.ndarray, str]], written: list[str]) -> dict[str, tuple[str, str, int]]:
+    """``store_array`` of every (array, name) at once; returns (stored name, sha256, bytes) by key.
+
+    gzip and SHA-256 release the GIL, so on two cores the volumes compress side by side. Every file that was
+    stored is added to ``written`` (for the caller's clean-up) even when another one failed; then it raises.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(arrays)), thread_name_prefix="store-array") as pool:
+        futures = {key: pool.submit(store_array, array=array, name=name) for key, (array, name) in arrays.items()}
+    saved, failure = {}, None
+    for key, future in futures.items():
+        try:
+            saved[key] = future.result()
+        except Exception as exc:  # every stored file must be known before raising
+            failure = failure or exc
+            continue
+        written.append(saved[key][0])
+    if failure is not None:
+        raise failure
+    return saved
 
 
 def _discard_files(names: list[str]) -> None:
@@ -82,7 +140,7 @@ def _discard_files(names: list[str]) -> None:
             logger.warning("could not remove %s after a failed import", name)
 
 
-def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
+def _create_case(*, study: LoadedStudy, source: str, user, clock: StageClock) -> Case:
     code = study.case_code
     suffix = 2
     while Case.objects.filter(code=code).exists():  # a second study of the same patient
@@ -90,7 +148,8 @@ def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
         suffix += 1
     written: list[str] = []
     try:
-        stored = _store_case_files(study=study, code=code, written=written)
+        stored = _store_case_files(study=study, code=code, written=written, clock=clock)
+        clock.mark("case_rows")
         with transaction.atomic():
             case = Case.objects.create(
                 code=code,
@@ -117,6 +176,10 @@ def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
                                             voxel_count=stored["specimen_voxels"])
             audit_record(actor=user, action="case.import", object_type="case", object_id=case.pk, case_code=code,
                          detail={"source": source, "warnings": list(study.warnings)})
+        # The next tasks on this case (inference, PACS delivery) often run in this process: spare them the re-reads.
+        for kind, array in stored["arrays"].items():
+            remember(case=case, kind=kind, name=stored[kind][0], value=array)
+        remember(case=case, kind=CT_HEADERS, name=stored["headers"], value=study.source_ct_datasets)
     except IntegrityError as exc:
         _discard_files(written)
         raise DomainError("this study was imported concurrently; try again", code="duplicate_study", http_status=409) from exc
@@ -127,12 +190,14 @@ def _create_case(*, study: LoadedStudy, source: str, user) -> Case:
 
 
 def case_import(*, path: Path, source: str, user=None, split_patients: bool = False,
-                on_stage: Callable[[str], None] | None = None) -> list[ImportedCase]:
+                on_stage: Callable[[str], None] | None = None, clock: StageClock | None = None) -> list[ImportedCase]:
     """Import every PET/CT study found under ``path`` (file, .zip or folder tree).
 
     All studies are read and validated before anything is stored, so a bad file anywhere stores
     nothing. Uploads hold one patient; ``split_patients`` lets a folder archive from disk hold many. Inference is requested for each new case when automatic inference is on.
+    ``clock`` records the time of each step.
     """
+    clock = clock or StageClock(task="case_import")
     try:
         studies = load_studies(
             path=Path(path),
@@ -142,6 +207,7 @@ def case_import(*, path: Path, source: str, user=None, split_patients: bool = Fa
             split_patients=split_patients,
             limits=Limits(max_voxels=settings.PETCTWEB_MAX_VOXELS),
             on_stage=on_stage,
+            clock=clock,
         )
     except IngestError as exc:
         raise DomainError(str(exc), code=getattr(exc, "code", "invalid_dicom")) from exc
@@ -160,7 +226,7 @@ def case_import(*, path: Path, source: str, user=None, split_patients: bool = Fa
     created: list[Case] = []
     try:
         for study in studies:
-            case = _create_case(study=study, source=source, user=user)
+            case = _create_case(study=study, source=source, user=user, clock=clock)
             created.append(case)
             imported.append(ImportedCase(case=case, study=study))
     except BaseException:
@@ -168,8 +234,10 @@ def case_import(*, path: Path, source: str, user=None, split_patients: bool = Fa
         for case in created:
             case_delete(case=case)
         raise
+    clock.mark("case_imported_hooks")
     for item in imported:
         case_imported(case=item.case, user=user)  # e.g. inference queues the default model
+    clock.close()
     return imported
 
 

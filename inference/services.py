@@ -14,11 +14,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from cases.imaging.timing import StageClock
 from cases.models import Case, CaseVolume, SpecimenSurface
-from cases.selectors import case_volume_array
-from cases.services import SPECIMEN_QC_KEY
+from cases.selectors import case_volume
+from cases.services import SPECIMEN_QC_KEY, store_arrays
 from cases.specimen_surfaces import specimen_surface_latest
-from cases.volume_store import store_array
+from cases.volume_store import load_array
+from cases.worker_memory import recall
 from inference.engine.pipeline import CasePrediction, predict_case
 from inference.engine.specimen_correction import quantise_folds
 from inference.engine.weights import ModelFileError
@@ -118,26 +120,46 @@ def _fail(run_id: int, message: str) -> None:
     )
 
 
+def _volume_array(case: Case, kind: str) -> np.ndarray:
+    """A stored volume of the case (read-only when this process stored it a moment ago: no gunzip then, but
+    the file must still be there at its recorded size, so a lost file fails the run as it would anyway)."""
+    volume = case_volume(case=case, kind=kind)
+    remembered = recall(case=case, kind=kind, name=volume.file.name)
+    if remembered is not None and _stored_size(volume.file.name) == volume.size_bytes:
+        return remembered
+    return load_array(name=volume.file.name, dtype=volume.dtype, shape=volume.shape)
+
+
+def _stored_size(name: str) -> int | None:
+    try:
+        return default_storage.size(name)
+    except OSError:
+        return None
+
+
 def _ingest_specimen_occupancy(case) -> tuple[np.ndarray | None, list[dict]]:
     try:
-        stored = case_volume_array(case=case, kind=CaseVolume.Kind.SPECIMEN_OCCUPANCY)
+        stored = _volume_array(case, CaseVolume.Kind.SPECIMEN_OCCUPANCY)
     except (DomainError, OSError, ValueError):
         return None, []
     return stored.astype(np.float32) / np.float32(255.0), list((case.metadata or {}).get(SPECIMEN_QC_KEY) or [])
 
 
-def _predict(run: InferenceRun, device: str) -> CasePrediction:
+def _predict(run: InferenceRun, device: str, clock: StageClock) -> CasePrediction:
     case = run.case
+    clock.mark("load_volumes")
     try:
-        ct = case_volume_array(case=case, kind="ct")
-        pet = case_volume_array(case=case, kind="pet")
+        ct = _volume_array(case, CaseVolume.Kind.CT)
+        pet = _volume_array(case, CaseVolume.Kind.PET)
     except (DomainError, OSError, ValueError) as exc:
         raise DomainError(f"case {case.code} has no usable CT/PET volumes: {exc}", code="unusable_case") from exc
-    predictor = predictor_for(model_version=run.model_version, device=device)
     # The sub-voxel specimen surface found at ingest is reused; cases imported before it was stored
     # get it from the CT here. A person's correction is applied in _store_result.
     occupancy, specimen_qc = _ingest_specimen_occupancy(case)
-    return predict_case(
+    clock.mark("predictor")
+    predictor = predictor_for(model_version=run.model_version, device=device)
+    clock.mark("predict")
+    prediction = predict_case(
         ct_hu=ct,
         pet=pet,
         suv_factor=case.suv_factor,
@@ -148,6 +170,10 @@ def _predict(run: InferenceRun, device: str) -> CasePrediction:
         specimen_qc=specimen_qc,
         progress=lambda fraction, message: _set_progress(run.pk, fraction, message),
     )
+    clock.close()
+    prediction.timings.update({f"{name}_s": seconds for name, seconds in clock.seconds().items()
+                               if name in ("load_volumes", "predictor")})
+    return prediction
 
 
 def _store_result(run: InferenceRun, result: CasePrediction, device: str) -> bool:
@@ -160,18 +186,24 @@ def _store_result(run: InferenceRun, result: CasePrediction, device: str) -> boo
                                        model_version=run.model_version, threshold_mm=run.threshold_mm,
                                        inputs=margin.get("inputs") or {})
     prefix = f"masks/{case.code}/model-run{run.pk}-attempt{run.attempts}"
-    written = []
-    mask_name, _, _ = store_array(array=result.mask, name=f"{prefix}-mask.raw.gz")
-    written.append(mask_name)
-    uncertainty_name, _, _ = store_array(array=result.uncertainty.astype(np.float16), name=f"{prefix}-uncertainty.raw.gz")
-    written.append(uncertainty_name)
-    probability_name, _, _ = store_array(array=result.probability.astype(np.float16), name=f"{prefix}-probability.raw.gz")
-    written.append(probability_name)
+    written: list[str] = []
+    arrays = {
+        "mask": (result.mask, f"{prefix}-mask.raw.gz"),
+        "uncertainty": (result.uncertainty.astype(np.float16), f"{prefix}-uncertainty.raw.gz"),
+        "probability": (result.probability.astype(np.float16), f"{prefix}-probability.raw.gz"),
+    }
+    if result.fold_probabilities is not None:
+        arrays["folds"] = (quantise_folds(result.fold_probabilities), f"{prefix}-folds.raw.gz")
+    try:
+        saved = store_arrays(arrays=arrays, written=written)
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
+    mask_name, uncertainty_name, probability_name = (saved[key][0] for key in ("mask", "uncertainty", "probability"))
     folds_name, fold_count = "", 0
     if result.fold_probabilities is not None:
-        folds_name, _, _ = store_array(array=quantise_folds(result.fold_probabilities), name=f"{prefix}-folds.raw.gz")
-        written.append(folds_name)
-        fold_count = int(result.fold_probabilities.shape[0])
+        folds_name, fold_count = saved["folds"][0], int(result.fold_probabilities.shape[0])
     try:
         with transaction.atomic():
             locked = InferenceRun.objects.select_for_update().get(pk=run.pk)
@@ -224,19 +256,32 @@ def resolve_device(requested: str) -> str:
 
 def inference_run_execute(*, run_id: int, device: str | None = None) -> str:
     """Run (or re-run after a worker death) one inference; safe to call twice for the same id."""
-    run = _claim(run_id)
-    if run is None:
-        return "nothing to do"
-    with run_heartbeat(run_id=run.pk):  # the watchdog re-enqueues the run if these beats stop
-        return _execute_claimed(run, device)
+    clock = StageClock(task="run_inference", object_id=run_id)
+    try:
+        clock.mark("claim")
+        run = _claim(run_id)
+        if run is None:
+            return "nothing to do"
+        with run_heartbeat(run_id=run.pk):  # the watchdog re-enqueues the run if these beats stop
+            return _execute_claimed(run, device, clock)
+    finally:
+        clock.log()  # read back by bench_dicom for its stage breakdown
 
 
-def _execute_claimed(run: InferenceRun, device: str | None) -> str:
+def _execute_claimed(run: InferenceRun, device: str | None, clock: StageClock) -> str:
     run_id = run.pk
     try:
         resolved = resolve_device(device or settings.PETCTWEB_INFERENCE_DEVICE)
-        result = _predict(run, resolved)
+        result = _predict(run, resolved, clock)
+        started = next(stage["start"] for stage in clock.stages if stage["name"] == "predict")
+        for name in ("preprocess", "network", "margin"):  # predict_case's own split of the predict stage
+            seconds = result.timings.get(f"{name}_s")
+            if seconds is not None:
+                clock.add(f"predict.{name}", started, seconds)
+                started += seconds
+        clock.mark("store_result")
         stored = _store_result(run, result, resolved)
+        clock.close()
     except DomainError as exc:
         _fail(run_id, exc.message)
         return "failed"

@@ -167,11 +167,16 @@ def _tag_rule(tag: int) -> tuple[str, str | None]:
     return keyword_for_tag(tag), vr
 
 
-def _vr(dataset: Dataset, tag: BaseTag) -> str:
-    vr = _tag_rule(int(tag))[1]
-    if vr is None:  # unknown public tag: trust what the file says
-        return dataset.get_item(tag).VR or "UN"
-    return vr
+@lru_cache(maxsize=16384)
+def _plan(tag: int, clean_descriptors: bool, retain_characteristics: bool) -> tuple[str | None, str, str | None, bool]:
+    """A public tag's (action, keyword, dictionary VR, untouched): everything ``_clean`` decides from the tag
+    alone, worked out once per tag rather than once per element of every slice. ``untouched``: an element
+    the profile leaves as it is whatever its value (known VR, no action that looks at values)."""
+    action = element_action(tag, clean_descriptors=clean_descriptors, retain_characteristics=retain_characteristics)
+    keyword, vr = _tag_rule(tag)
+    emptied = action == "Z" or (vr == "PN" and action != "K")
+    untouched = vr is not None and action != "X" and not emptied and action not in ("D", "U") and vr not in _ACTION_VRS
+    return action, keyword, vr, untouched
 
 
 class _Memo:
@@ -184,6 +189,20 @@ class _Memo:
     def __init__(self) -> None:
         self.elements: dict[tuple[int, str, bytes], tuple[str, object] | None] = {}
         self.uids: dict[str, str] = {}
+        self.constants: dict[tuple[int, str], DataElement] = {}  # (tag, VR) -> the element every header gets
+
+    def put_constant(self, dataset: Dataset, tag: int, vr: str, value: object, *, constant: bool = False) -> None:
+        """``_put`` of a value that every header of the batch gets: the element is built once and shared
+        (nothing changes these elements in place; re-identification replaces them)."""
+        existing = dataset.get_item(tag)
+        if existing is not None and existing.VR and existing.VR != "UN":
+            vr = existing.VR
+        element = self.constants.get((tag, vr))
+        if element is None:
+            scratch = Dataset()
+            _put(scratch, tag, vr, value, constant=constant)
+            element = self.constants[(tag, vr)] = scratch[tag]
+        dataset[tag] = element
 
     def remap(self, uid: str, secret: str) -> str:
         new = self.uids.get(uid)
@@ -253,17 +272,15 @@ def _clean(
             if not options.keep_private and not _safe_private(dataset, tag):
                 del dataset[tag]
             continue
-        action = element_action(
-            int(tag),
-            clean_descriptors=options.clean_descriptors,
-            retain_characteristics=options.retain_characteristics,
-        )
+        # Decide from the dictionary first: most elements need no action and stay unparsed (fast).
+        action, keyword, vr, untouched = _plan(int(tag), options.clean_descriptors, options.retain_characteristics)
+        if untouched:
+            continue
         if action == "X":
             del dataset[tag]
             continue
-        keyword = _tag_rule(int(tag))[0]
-        # Decide from the dictionary first: most elements need no action and stay unparsed (fast).
-        vr = _vr(dataset, tag)
+        if vr is None:  # unknown public tag: trust what the file says
+            vr = dataset.get_item(tag).VR or "UN"
         emptied = action == "Z" or (vr == "PN" and action != "K")
         if not emptied and action not in ("D", "U") and vr not in _ACTION_VRS:
             continue
@@ -333,11 +350,18 @@ def _deidentify(
             "UI",
             memo.remap(uid, secret) if memo is not None else remap_uid(uid=uid, secret=secret),
         )
-    _put(out, 0x00100010, "PN", case_code)  # PatientName
-    _put(out, 0x00100020, "LO", case_code)  # PatientID
-    _put(out, 0x00120062, "CS", "YES", constant=True)  # PatientIdentityRemoved
-    _put(out, 0x00280303, "CS", "MODIFIED", constant=True)  # LongitudinalTemporalInformationModified
-    _put(out, 0x00120063, "LO", list(METHOD_TEXT))  # DeidentificationMethod
+    put = _put if memo is None else memo.put_constant
+    put(out, 0x00100010, "PN", case_code)  # PatientName
+    put(out, 0x00100020, "LO", case_code)  # PatientID
+    put(out, 0x00120062, "CS", "YES", constant=True)  # PatientIdentityRemoved
+    put(out, 0x00280303, "CS", "MODIFIED", constant=True)  # LongitudinalTemporalInformationModified
+    put(out, 0x00120063, "LO", list(METHOD_TEXT))  # DeidentificationMethod
+    shared = memo is not None and (0x00120064, "SQ") in memo.constants  # built for an earlier header
+    put(out, 0x00120064, "SQ", DicomSequence([] if shared else _method_codes(options)))  # ...MethodCodeSequence
+    return out
+
+
+def _method_codes(options: _Options) -> list[Dataset]:
     codes = [
         _code("113100", "Basic Application Confidentiality Profile"),
         _code("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
@@ -346,8 +370,7 @@ def _deidentify(
         codes.append(_code("113105", "Clean Descriptors Option"))
     if options.retain_characteristics:
         codes.append(_code("113108", "Retain Patient Characteristics Option"))
-    _put(out, 0x00120064, "SQ", DicomSequence(codes))  # DeidentificationMethodCodeSequence
-    return out
+    return codes
 
 
 def deidentify_dataset(

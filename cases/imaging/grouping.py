@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import PairingError
-from .reading import DicomFile, header_text
+from .reading import DicomFile, header_text, raw_element
 
 CT_MODALITY = "CT"
 PET_MODALITY = "PT"
@@ -90,10 +90,30 @@ def group_series(*, files: Sequence[DicomFile]) -> list[Series]:
     ]
 
 
+def _raw_key(header, *keywords: str) -> tuple | None:
+    """The file bytes of ``keywords`` (with the character set), or None when one was already converted."""
+    key = []
+    for keyword in (*keywords, "SpecificCharacterSet"):
+        if keyword not in header:
+            key.append(None)
+            continue
+        raw = raw_element(header, keyword)
+        if raw is None:
+            return None
+        key.append(raw.value)
+    return tuple(key)
+
+
 def _check_one_patient(files: Sequence[DicomFile]) -> str:
     patients: dict[str, str] = {}
+    decoded: dict[tuple, str] = {}  # the slices of a study repeat one PatientID: decode each distinct one once
     for dicom in files:
-        patient_id = str(dicom.header.get("PatientID", "") or "").strip()
+        key = _raw_key(dicom.header, "PatientID")
+        patient_id = decoded.get(key) if key is not None else None
+        if patient_id is None:
+            patient_id = str(dicom.header.get("PatientID", "") or "").strip()
+            if key is not None:
+                decoded[key] = patient_id
         if patient_id:
             patients.setdefault(patient_id, dicom.name)
     if len(patients) > 1:

@@ -114,9 +114,15 @@ def _next_element_offset(dataset: Dataset, *, size: int) -> int | None:
     return offset if offset + 8 <= size else None
 
 
+def _stored_element(header: Dataset, tag: int):
+    # The element as stored, raw or converted. Dataset.get_item would do the same after converting the key
+    # with Tag() on every call, which costs more than the lookup: ingest asks ~30 of these per slice.
+    return header._dict.get(tag)
+
+
 def _raw_bytes(header: Dataset, keyword: str, vr: str) -> RawDataElement | None:
     """The element still as read from the file (not yet converted by pydicom), if its VR fits."""
-    element = header.get_item(_tag(keyword))
+    element = _stored_element(header, _tag(keyword))
     if isinstance(element, RawDataElement) and isinstance(element.value, bytes) and element.VR in (None, vr):
         return element
     return None
@@ -132,7 +138,7 @@ def _tag(keyword: str) -> int:
 
 def raw_element(header: Dataset, keyword: str) -> RawDataElement | None:
     """The element of ``keyword`` still as read from the file (any VR), or None once pydicom converted it."""
-    element = header.get_item(_tag(keyword))
+    element = _stored_element(header, _tag(keyword))
     if isinstance(element, RawDataElement) and isinstance(element.value, bytes):
         return element
     return None
@@ -208,26 +214,33 @@ def _truncated(name: str, detail: str = "") -> DicomFileError:
 def read_header(*, candidate: CandidateFile) -> DicomFile | None:
     """The header of ``candidate``, or None if it is not DICOM (or a DICOMDIR). Raises if truncated."""
     try:
-        with candidate.path.open("rb") as handle:
-            prefix = handle.read(132)
+        handle = candidate.path.open("rb")
     except OSError as exc:
         raise DicomFileError(
             f"Could not read '{candidate.name}': {exc}.", code="truncated", file=candidate.name
         ) from exc
-    claims = _claims_dicom(prefix)
-    if not claims and not _looks_like_raw_dataset(prefix):
-        if candidate.name.lower().endswith(DICOM_SUFFIXES):
-            # Named as DICOM but cut before its 'DICM' marker: a damaged image, not a README to skip.
-            raise _truncated(candidate.name, f"only {len(prefix)} bytes before the DICM marker")
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom warns about many harmless vendor quirks
-            header = pydicom.dcmread(candidate.path, stop_before_pixels=True, force=not claims)
-    except Exception as exc:  # pydicom raises many types on corrupt input
-        if not claims:
+    with handle:  # one open for the sniff and the parse
+        try:
+            prefix = handle.read(132)
+        except OSError as exc:
+            raise DicomFileError(
+                f"Could not read '{candidate.name}': {exc}.", code="truncated", file=candidate.name
+            ) from exc
+        claims = _claims_dicom(prefix)
+        if not claims and not _looks_like_raw_dataset(prefix):
+            if candidate.name.lower().endswith(DICOM_SUFFIXES):
+                # Named as DICOM but cut before its 'DICM' marker: a damaged image, not a README to skip.
+                raise _truncated(candidate.name, f"only {len(prefix)} bytes before the DICM marker")
             return None
-        raise _truncated(candidate.name, str(exc)[:200]) from exc
+        try:
+            handle.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydicom warns about many harmless vendor quirks
+                header = pydicom.dcmread(handle, stop_before_pixels=True, force=not claims)
+        except Exception as exc:  # pydicom raises many types on corrupt input
+            if not claims:
+                return None
+            raise _truncated(candidate.name, str(exc)[:200]) from exc
     # Check before touching any element: reading a value converts it and loses the raw length.
     end = _header_end(header, size=candidate.size) if claims else "more"
     pixel_offset = _next_element_offset(header, size=candidate.size)

@@ -11,7 +11,9 @@ returning. Errors are :class:`~cases.imaging.errors.IngestError` with a code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from .reading import header_text, read_headers
 from .resample import resample, working_grid
 from .series import LoadedSeries, load_series
 from .suv import SuvResult, compute_suv
+from .timing import StageClock
 from .validation import DEFAULT_LIMITS, Limits, check_volume_size
 from .volume import Grid, Volume
 
@@ -100,6 +103,7 @@ def load_studies(
     split_patients: bool = False,
     limits: Limits = DEFAULT_LIMITS,
     on_stage: Callable[[str], None] | None = None,
+    clock: StageClock | None = None,
 ) -> list[LoadedStudy]:
     """Every PET-CT study in the upload at ``path`` (one patient), de-identified and on one grid.
 
@@ -108,13 +112,16 @@ def load_studies(
 
     ``case_code`` is the pseudonym written as PatientID/PatientName, or a callable that receives
     the patient key and returns it (so the caller can reuse the code of a patient seen before).
+    ``clock`` records how long each step took (headers, pixels, SUV, de-identification, resampling).
     """
     if not deid_secret:
         raise ValueError("deid_secret is required")
     stage = on_stage or (lambda _name: None)  # progress for a live ingest state: checking, de-identifying, ...
     stage("checking")
+    mark = clock.mark if clock is not None else (lambda _name: None)
+    mark("read_headers")
     studies: list[LoadedStudy] = []
-    with collect_files(
+    with _collector_paused(), collect_files(
         path=Path(path),
         max_members=max_members,
         max_total_bytes=max_total_bytes,
@@ -124,6 +131,7 @@ def load_studies(
         read = read_headers(candidates=collected.files)
         groups = _files_by_patient(read.files) if split_patients else [read.files]
         for files in groups:
+            mark("pair_series")
             pairing = pair_series(files=files)
             key = patient_key(patient_id=pairing.patient_id, secret=deid_secret)
             code = case_code(key) if callable(case_code) else case_code
@@ -131,9 +139,12 @@ def load_studies(
             for pair in pairing.pairs:
                 warnings = list(common)
                 _check_distinct_instances(pair)
+                mark("load_ct")
                 ct = load_series(files=pair.ct.files, label=pair.ct.label(), limits=limits)
+                mark("load_pet")
                 pet = load_series(files=pair.pet.files, label=pair.pet.label(), limits=limits)
                 warnings += ct.warnings + pet.warnings
+                mark("suv")
                 suv = compute_suv(headers=pet.headers)  # before de-identification drops private tags
                 pet_volume, suv = _pet_in_bqml(pet, suv)
                 warnings += list(suv.warnings)
@@ -153,6 +164,7 @@ def load_studies(
                     )
 
                 stage("de-identifying")
+                mark("deidentify")
                 originals = original_identifiers(ct_headers=ct.headers, pet_header=pet.headers[0])
                 # All CT headers are kept (SEG export); one pass shares the work between the slices.
                 ct_headers = deidentify_datasets(
@@ -166,6 +178,7 @@ def load_studies(
                 metadata = study_metadata(ct=ct_headers[0], pet=deid(pet.headers[0]))
                 grid = working_grid(reference=ct.volume.grid, spacing_mm=working_spacing_mm)
                 stage("resampling")
+                mark("resample")
                 check_volume_size(shape=grid.shape, label="The working grid", limits=limits)
                 _check_overlap(pet=pet_volume.grid, working=grid, label=pair.pet.label())
                 metadata["CT"]["grid"] = ct.volume.grid.to_dict()
@@ -197,7 +210,24 @@ def load_studies(
                     )
                 )
                 del ct, pet, pet_volume  # free the acquired-resolution arrays before the next study
+    if clock is not None:
+        clock.close()
     return studies
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a study is read: pydicom makes some hundred small objects
+    per header, which set off collections that walk every object of the process (a worker holds hundreds of
+    thousands) over and over, and almost none of them is in a reference cycle (reference counting frees them).
+    Whatever cycles there are get collected as usual afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _check_distinct_instances(pair) -> None:

@@ -41,13 +41,15 @@ def _flush(tracker: ReceiptTracker) -> None:
 
 
 def run_listener(*, config: ListenerConfig, quiet_seconds: float, stop: threading.Event) -> None:
-    """Serve until ``stop`` is set; every ``min(1 s, quiet)`` close studies that went quiet."""
+    """Serve until ``stop`` is set; every tenth of the quiet time (0.1 to 1 s) close studies that went quiet."""
     config.incoming_dir.mkdir(parents=True, exist_ok=True)
     tracker = ReceiptTracker()
     # The handler threads only write files and this tracker; the database is written by this thread.
     server = start_server(config, study_key=study_key_for, record=tracker.record,
                           association_closed=tracker.association_closed)
-    interval = max(0.2, min(1.0, quiet_seconds / 2))
+    # A study waits for the quiet time plus up to one tick: ticks at a tenth of it keep that extra wait small
+    # (each tick is one indexed query unless instances arrived).
+    interval = max(0.1, min(1.0, quiet_seconds / 10))
     try:
         while not stop.wait(interval):
             try:

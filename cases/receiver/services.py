@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from cases.imaging.deid import remap_uid
+from cases.imaging.timing import StageClock
 from cases.models import Case, IngestStage, ReceivedStudy
 from cases.receiver.store import StoredInstance, instance_counts
 from cases.services import case_import
@@ -128,9 +130,10 @@ def _finish(received: ReceivedStudy, *, status: str, message: str, case: Case | 
     received.status, received.message, received.case = status, message, case
     received.stage = IngestStage.FAILED if status == ReceivedStudy.Status.FAILED else IngestStage.DONE
     received.finished_at = timezone.now()
-    received.save(update_fields=["status", "message", "case", "stage", "finished_at"])
-    audit_record(actor=None, action=f"dicom.{status}", object_type="received_study", object_id=received.pk,
-                 case_code=case.code if case else "", detail={"calling_ae": received.calling_ae, "message": message})
+    with transaction.atomic():  # one commit: the row and its audit event together
+        received.save(update_fields=["status", "message", "case", "stage", "finished_at"])
+        audit_record(actor=None, action=f"dicom.{status}", object_type="received_study", object_id=received.pk,
+                     case_code=case.code if case else "", detail={"calling_ae": received.calling_ae, "message": message})
 
 
 def _set_folder_aside(received: ReceivedStudy) -> Path | None:
@@ -151,11 +154,24 @@ def _finish_and_discard(received: ReceivedStudy, *, status: str, message: str, c
     aside = _set_folder_aside(received)
     _finish(received, status=status, message=message, case=case)
     if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
+        # Hundreds of unlinks take a while on a busy disk, and the worker's next task is usually this case's
+        # inference: remove them beside it. A folder left by a worker that died meanwhile is only files
+        # already set aside (named .handled-*), never a study anyone waits for.
+        threading.Thread(target=shutil.rmtree, args=(aside,), kwargs={"ignore_errors": True},
+                         name=f"discard-{received.pk}").start()
 
 
 def received_study_ingest(*, received_id: int) -> str:
     """Ingest a queued study once (safe to deliver twice); inference follows through ``cases.events``."""
+    clock = StageClock(task="ingest_received_study", object_id=received_id)
+    try:
+        return _ingest_claimed(received_id, clock)
+    finally:
+        clock.log()  # read back by bench_dicom for its stage breakdown
+
+
+def _ingest_claimed(received_id: int, clock: StageClock) -> str:
+    clock.mark("claim")
     received = _claim(received_id)
     if received is None:
         return "nothing to do"
@@ -166,7 +182,7 @@ def received_study_ingest(*, received_id: int) -> str:
         return "duplicate"
     try:
         imported = case_import(path=Path(received.folder), source=Case.Source.SCANNER,
-                               on_stage=lambda stage: _set_stage(received, stage))
+                               on_stage=lambda stage: _set_stage(received, stage), clock=clock)
     except DomainError as exc:
         existing = Case.objects.filter(study_key=received.study_key).first()
         if exc.code == "duplicate_study" and existing is not None:
@@ -177,6 +193,7 @@ def received_study_ingest(*, received_id: int) -> str:
         _finish(received, status=ReceivedStudy.Status.FAILED, message=f"ingest refused: {exc.message}")
         return "failed"
     cases = [item.case for item in imported]
+    clock.mark("finish")
     _finish_and_discard(received, status=ReceivedStudy.Status.DONE, case=cases[0],
                         message=f"ingested as case {', '.join(case.code for case in cases)}")
     return "done"

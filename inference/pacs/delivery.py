@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from cases.imaging.timing import StageClock
 from cases.models import Case
 from cases.reidentification import reidentification_load
 from inference.models import InferenceRun
@@ -101,22 +102,33 @@ def _finish(delivery: ResultDelivery, *, status: str, error: str = "", reidentif
     delivery.save(update_fields=["status", "last_error", "reidentified", "sent_at", "updated_at"])
 
 
-def _documents(delivery: ResultDelivery):
+def _documents(delivery: ResultDelivery, clock: StageClock):
     segmentation = run_segmentation(run=delivery.run)
     if segmentation is None:
         raise DomainError(f"run {delivery.run_id} has no stored result", code="no_result")
     originals = reidentification_load(case=delivery.run.case, purpose=f"send results to {delivery.node.name}")
-    return result_documents(segmentation=segmentation, originals=originals), originals is not None
+    return result_documents(segmentation=segmentation, originals=originals, clock=clock), originals is not None
 
 
 def delivery_execute(*, delivery_id: int) -> str:
     """One attempt: claim, build, C-STORE; then sent, queued again (backoff) or failed. Safe to run twice."""
+    clock = StageClock(task="deliver_results", object_id=delivery_id)
+    try:
+        return _execute(delivery_id, clock)
+    finally:
+        clock.log()  # read back by bench_dicom for its stage breakdown
+
+
+def _execute(delivery_id: int, clock: StageClock) -> str:
+    clock.mark("claim")
     delivery = _claim(delivery_id)
     if delivery is None:
         return "nothing to do"
     node = delivery.node
     try:
-        documents, reidentified = _documents(delivery)
+        clock.mark("load_result")
+        documents, reidentified = _documents(delivery, clock)
+        clock.mark("c_store")
         c_store(datasets=[document.dataset() for document in documents],
                 destination=Destination(ae_title=node.ae_title, host=node.host, port=node.port),
                 calling_ae_title=settings.PETCTWEB_PACS_AE_TITLE, timeout_s=settings.PETCTWEB_PACS_TIMEOUT_S)
@@ -128,6 +140,7 @@ def delivery_execute(*, delivery_id: int) -> str:
     except Exception as exc:  # a readable status beats a delivery stuck in "sending"
         logger.exception("delivery %s failed", delivery_id)
         return _after_failure(delivery, f"{type(exc).__name__}: {exc}")
+    clock.mark("finish")
     _finish(delivery, status=ResultDelivery.Status.SENT, reidentified=reidentified)
     audit_record(actor=None, action="pacs.send", object_type="result_delivery", object_id=delivery.pk,
                  case_code=delivery.run.case.code,

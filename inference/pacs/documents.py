@@ -14,12 +14,16 @@ from dataclasses import dataclass
 
 import pydicom
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db.models import Q
 
+from cases.imaging.timing import StageClock
 from cases.imaging.volume import Grid
 from cases.orientation import face_names
 from cases.reidentification import Originals
 from cases.selectors import case_source_ct_headers
+from cases.services import CT_HEADERS
+from cases.worker_memory import recall
 from inference.engine.exports import mask_to_dicom_seg
 from inference.engine.structured_report import MarginReportInput, margin_structured_report
 from inference.exports import segmentation_mask
@@ -48,6 +52,17 @@ def _bytes(dataset: pydicom.Dataset) -> bytes:
     return buffer.getvalue()
 
 
+def _ct_headers(case) -> list[pydicom.Dataset]:
+    """The stored de-identified CT headers; the very datasets the ingest kept, when it ran in this process
+    (parsing the stored JSON of a full series costs more than building the SEG). Never modified here:
+    re-identification works on copies and the builders only read their sources."""
+    name = case.source_headers.ct_headers.name
+    remembered = recall(case=case, kind=CT_HEADERS, name=name)
+    if remembered is not None and default_storage.exists(name):  # a lost file fails here as it would anyway
+        return list(remembered)
+    return case_source_ct_headers(case=case)
+
+
 def run_segmentation(*, run: InferenceRun) -> Segmentation | None:
     """The newest model analysis of ``run`` (its own, or a re-analysis against a corrected specimen)."""
     return (
@@ -70,11 +85,15 @@ def margin_report_input(segmentation: Segmentation) -> MarginReportInput:
                              face_names=named)
 
 
-def result_documents(*, segmentation: Segmentation, originals: Originals | None, kinds=("seg", "sr")) -> list[ResultDocument]:
+def result_documents(*, segmentation: Segmentation, originals: Originals | None, kinds=("seg", "sr"),
+                     clock: StageClock | None = None) -> list[ResultDocument]:
     """SEG and/or SR of a model segmentation; re-identified when ``originals`` is given."""
+    clock = clock or StageClock(task="result_documents")
     case = segmentation.case
     model = segmentation.model_version
-    headers = case_source_ct_headers(case=case)
+    clock.mark("ct_headers")
+    headers = _ct_headers(case)
+    clock.mark("reidentify")
     if originals is not None:
         try:
             headers = reidentified_headers(headers=headers, uids=originals.uids, attributes=originals.attributes)
@@ -83,6 +102,7 @@ def result_documents(*, segmentation: Segmentation, originals: Originals | None,
     identity = ("reid" if originals is not None else "pseudo", f"segmentation-{segmentation.pk}")
     documents = []
     if "seg" in kinds:
+        clock.mark("seg_build")
         seg = mask_to_dicom_seg(
             mask_working=segmentation_mask(segmentation),
             working_grid=case.grid,
@@ -94,8 +114,10 @@ def result_documents(*, segmentation: Segmentation, originals: Originals | None,
             series_instance_uid=_uid(*identity, "seg-series"),
             sop_instance_uid=_uid(*identity, "seg-instance"),
         )
+        clock.mark("seg_encode")
         documents.append(ResultDocument(kind="seg", payload=_bytes(seg)))
     if "sr" in kinds:
+        clock.mark("sr_build")
         report = margin_structured_report(
             source_ct_datasets=headers,
             margin=margin_report_input(segmentation),
@@ -104,7 +126,9 @@ def result_documents(*, segmentation: Segmentation, originals: Originals | None,
             series_instance_uid=_uid(*identity, "sr-series"),
             sop_instance_uid=_uid(*identity, "sr-instance"),
         )
+        clock.mark("sr_encode")
         documents.append(ResultDocument(kind="sr", payload=_bytes(report)))
+    clock.close()
     return documents
 
 

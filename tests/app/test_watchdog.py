@@ -6,22 +6,24 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from benchmarks import processes
 from cases.services import case_import
 from inference.models import InferenceRun, Segmentation
 from inference.registry import model_version_register
 from inference.services import inference_run_request
-from tests.app.test_worker import REPO, _database_url
+from tests.app.test_worker import _database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
+__all__ = ["_database_url", "start_worker", "stop", "wait_for"]  # the DICOM tests use these too
+
 
 def start_worker(settings, log: Path, name: str, extra_env: dict | None = None) -> subprocess.Popen:
+    """A real worker (the benchmarks' helper) on this test's database, media and model root."""
     env = dict(os.environ)
     env.update({
         "DATABASE_URL": _database_url(),
@@ -34,33 +36,18 @@ def start_worker(settings, log: Path, name: str, extra_env: dict | None = None) 
         "PETCTWEB_WATCHDOG_SECONDS": "1",
         **(extra_env or {}),
     })
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "petctweb", "worker", "-Q", "default,gpu", "--concurrency", "1",
-         "--pool", "prefork", "--loglevel", "INFO", "-n", f"{name}-{os.getpid()}@%h"],
-        cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    return processes.start_worker(log=log, name=name, env=env)
 
 
 def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=20)
+    processes.stop_process(process, sig=sig, timeout=20)
 
 
 def wait_for(predicate, timeout: float, interval: float, logs: list[Path]):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail("timed out; worker logs:\n" + "\n---\n".join(log.read_text()[-3000:] for log in logs if log.exists()))
+    try:
+        return processes.wait_for(predicate, timeout=timeout, what="the worker", logs=logs, interval=interval)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 def test_a_run_whose_worker_is_killed_completes_exactly_once_on_another(settings, tiny_bundle, one_case_dir,

@@ -16,10 +16,11 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
 
+from benchmarks.processes import start_process
 from cases.models import Case, ReceivedStudy
 from inference.models import InferenceRun
 from inference.registry import model_version_register
-from tests.app.test_watchdog import REPO, _database_url, start_worker, stop, wait_for
+from tests.app.test_watchdog import _database_url, start_worker, stop, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -42,8 +43,8 @@ def listener(settings, tmp_path):
                PETCTWEB_DICOM_ALLOWED_AES="STORESCU,ECHOSCU", PETCTWEB_DICOM_INCOMING_DIR=str(tmp_path / "incoming"),
                PETCTWEB_BROKER_DIR=str(tmp_path / "broker"))
     log = tmp_path / "listener.log"
-    process = subprocess.Popen([sys.executable, "manage.py", "dicom_listener", "--port", str(port), "--quiet-seconds", "3"],
-                               cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    process = start_process([sys.executable, "manage.py", "dicom_listener", "--port", str(port), "--quiet-seconds", "3"],
+                            log=log, env=env)
     wait_for(lambda: echo(port).returncode == 0, 90, 0.5, [log])
     yield {"port": port, "log": log, "incoming": tmp_path / "incoming", "broker": tmp_path / "broker"}
     stop(process)

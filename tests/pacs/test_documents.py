@@ -125,3 +125,53 @@ def test_downloaded_sr_follows_the_newest_orientation(finished_case, client_for)
     sites = _face_sites(sr)
     assert set(sites) == {f"FACE-{f.upper()}" for f in faces}
     assert all(sites[f"FACE-{f.upper()}"] == names[f].capitalize() for f in faces)
+
+
+def test_reidentified_copies_leave_the_de_identified_headers_as_they_were():
+    from inference.pacs.reidentify import reidentified_headers
+
+    header = pydicom.Dataset()
+    header.StudyInstanceUID, header.SOPInstanceUID, header.PatientName = "2.25.1", "2.25.2", "PC-ABC"
+    header.ReferencedSeriesSequence = [pydicom.Dataset()]
+    copies = reidentified_headers(headers=[header], uids={"2.25.1": "1.2.3", "2.25.2": "1.2.4"},
+                                  attributes={"PatientName": "Doe^Jane", "PatientID": "MRN-1"})
+    assert (copies[0].StudyInstanceUID, copies[0].SOPInstanceUID) == ("1.2.3", "1.2.4")
+    assert (copies[0].PatientName, copies[0].PatientID) == ("Doe^Jane", "MRN-1")
+    assert (header.StudyInstanceUID, header.SOPInstanceUID, header.PatientName) == ("2.25.1", "2.25.2", "PC-ABC")
+    assert "PatientID" not in header
+    with pytest.raises(ValueError, match="no original SOPInstanceUID"):
+        reidentified_headers(headers=[header], uids={"2.25.1": "1.2.3"}, attributes={})
+
+
+def _without_times(dataset: pydicom.Dataset) -> dict:
+    found = dataset.to_json_dict()
+    # Instance creation, content and contribution times; the dimension organisation (its UID is drawn anew).
+    for tag in ("00080012", "00080013", "00080023", "00080033", "0018A001", "00209221", "00209222"):
+        found.pop(tag, None)
+    return found
+
+
+def test_documents_from_the_headers_the_worker_remembers_equal_those_from_the_stored_ones(finished_case):
+    """The ingest keeps the de-identified CT headers in memory for the PACS delivery in the same worker: the
+    SEG is the same as one built from the stored headers, and building (re-identified) changes nothing."""
+    from cases.models import Case
+    from cases.reidentification import reidentification_load
+    from cases.services import CT_HEADERS
+    from cases.worker_memory import forget, recall
+    from inference.pacs.documents import result_documents, run_segmentation
+
+    case = Case.objects.get(pk=finished_case.pk)
+    name = case.source_headers.ct_headers.name
+    remembered = recall(case=case, kind=CT_HEADERS, name=name)
+    assert remembered is not None, "the import (in this process) keeps the headers it stored"
+    before = [header.to_json_dict() for header in remembered]
+    segmentation = run_segmentation(run=case.inference_runs.get())
+    originals = reidentification_load(case=case, purpose="test")
+    from_memory = result_documents(segmentation=segmentation, originals=originals, kinds=("seg",))[0].dataset()
+    assert [header.to_json_dict() for header in remembered] == before
+    assert from_memory.PatientID != case.code  # re-identified ...
+    assert remembered[0].PatientID == case.code  # ... on copies only
+    forget()
+    from_storage = result_documents(segmentation=segmentation, originals=originals, kinds=("seg",))[0].dataset()
+    assert _without_times(from_memory) == _without_times(from_storage)
+    assert recall(case=case, kind="ct_headers", name=name) is None

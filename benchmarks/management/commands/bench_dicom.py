@@ -118,6 +118,9 @@ class Command(BaseCommand):
             f"last instance -> SEG + SR in PACS:  {pacs}",
             f"ingest {f['ingest_seconds']:.2f} s vs raw pydicom read {f['raw_read_seconds']:.2f} s of the same files: "
             f"{f['ingest_vs_raw']:.2f}x{mark('ingest_vs_raw')}",
+            "stages (seconds after the last instance where a step starts, then its duration):",
+            *(f"  {'' if s['at'] is None else format(s['at'], '6.2f')} {s['seconds']:7.3f} s  {s['step']}"
+              for s in f.get("stages") or []),
         ])
 
 
