@@ -9,23 +9,25 @@ the fast stages in between are checked for order, not for presence.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connection
 from kombu import Connection
 
 import cases.upload_sessions
+from benchmarks.processes import log_tails, stop_process
+from benchmarks.processes import start_worker as start_process_worker
 from cases.models import Case, CaseVolume, UploadSession
 from inference.models import InferenceRun, MarginResult
 from inference.registry import model_version_register
 from petctweb.celery import app as celery_app
 from petctweb.roles import STUDY_ADMIN
+from tests.app.test_worker import _database_url
 from tests.browser.conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -47,17 +49,6 @@ RECORD_STATES = """() => {
     if (state && state !== window.seenStates.at(-1)) window.seenStates.push(state);
   }).observe(line, { attributes: true, attributeFilter: ["data-state"] });
 }"""
-
-
-def _database_url() -> str:
-    # The worker processes must open the test database this test writes (a file for SQLite).
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -89,18 +80,10 @@ def private_broker(settings, tmp_path, monkeypatch):
     return folder
 
 
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)  # the worker and its pool process
-    except ProcessLookupError:
-        pass
-
-
 @pytest.fixture
 def start_worker(settings, tmp_path, upload_storage, private_broker):
     """Starts a real Celery worker process on the given queues; all are stopped after the test."""
     started: list[tuple[subprocess.Popen, Path]] = []
-    handles = []
 
     def start(queues: str) -> subprocess.Popen:
         env = dict(os.environ)
@@ -114,28 +97,18 @@ def start_worker(settings, tmp_path, upload_storage, private_broker):
             **({"PETCTWEB_BROKER_DIR": str(private_broker)} if private_broker else {}),
         })
         log = tmp_path / f"worker-{queues.replace(',', '-')}.log"
-        handles.append(log.open("w"))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "petctweb", "worker", "-Q", queues, "--concurrency", "1",
-             "--pool", "prefork", "--loglevel", "INFO", "-n", f"upload-{queues}-{os.getpid()}@%h"],
-            cwd=REPO, env=env, stdout=handles[-1], stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        process = start_process_worker(log=log, name=f"upload-{queues}", env=env, queues=queues)
         started.append((process, log))
         return process
 
-    start.logs = lambda: "\n---\n".join(log.read_text()[-3000:] for _, log in started if log.exists())
+    start.logs = lambda: log_tails([log for _, log in started])
     yield start
     # All asked to stop at once: a worker's warm shutdown takes seconds, they need not take turns.
     for process, _ in started:
-        _signal_group(process, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
     for process, _ in started:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait(timeout=20)
-    for handle in handles:
-        handle.close()
+        stop_process(process)
 
 
 @pytest.fixture
