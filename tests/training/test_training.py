@@ -16,6 +16,7 @@ from training.loop.data import build_slice_set
 from training.loop.ensemble import train_ensemble
 from training.loop.folds import assign_folds, fold_indices
 from training.loop.loop import TrainSettings, train_fold
+from training.loop.validation import TrainingInputError
 
 
 @pytest.mark.slow
@@ -125,3 +126,38 @@ def test_channels_only_cases_train_and_evaluate(tiny_config, tiny_cases, tmp_pat
     )
     (evaluation,) = result.test_metrics.cases
     assert evaluation.truth_positive and 0.0 <= evaluation.dice <= 1.0
+
+
+def _first_epoch_at(config, cases, *, checkpoint_level):
+    slices = build_slice_set(cases=cases, config=config, slice_size=32, seed=3)
+    folds = assign_folds(slice_counts=slices.slice_counts(), folds=2, seed=3)
+    train, val = fold_indices(patient_ids=slices.patient_ids, fold_patients=folds, fold=0)
+    settings = TrainSettings(
+        epochs=1, batch_size=4, seed=3, device="cpu", show_progress=False, checkpoint_level=checkpoint_level
+    )
+    return train_fold(train=slices.subset(train), val=slices.subset(val), config=config, settings=settings)
+
+
+def test_checkpoint_level_decouples_epoch_choice_from_the_decision_level(tiny_config, tiny_cases) -> None:
+    """Validation Dice (which picks the best epoch) is scored at checkpoint_level when it is given."""
+    low, high = dataclasses.replace(tiny_config, threshold=0.2), dataclasses.replace(tiny_config, threshold=0.8)
+    free = [_first_epoch_at(c, tiny_cases[:4], checkpoint_level=None).metrics for c in (low, high)]
+    assert free[0].val_dices != free[1].val_dices  # the level matters ...
+    fixed = [_first_epoch_at(c, tiny_cases[:4], checkpoint_level=0.5).metrics for c in (low, high)]
+    assert fixed[0].val_dices == fixed[1].val_dices  # ... and is then the same for every decision level
+
+
+def test_checkpoint_level_outside_zero_one_is_refused(tiny_config, tiny_cases) -> None:
+    with pytest.raises(TrainingInputError, match="checkpoint level must be within"):
+        _first_epoch_at(tiny_config, tiny_cases[:4], checkpoint_level=1.5)
+
+
+def test_training_threads_follow_the_cpu_cap(monkeypatch) -> None:
+    import os
+
+    from training.loop.loop import training_threads
+
+    monkeypatch.setenv("PETCTWEB_CPU_THREADS", "1")
+    assert training_threads() == 1
+    monkeypatch.setenv("PETCTWEB_CPU_THREADS", "many")  # not a count: every core, as before
+    assert training_threads() == (os.cpu_count() or 1)

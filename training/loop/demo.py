@@ -11,7 +11,15 @@ Measured with these defaults on 2 quiet CPU cores: phantom generation ~20 s, DIC
 training ~200 s (5 folds x 20 epochs, ~400 slices of 64 x 64 per fold, ~210 slices/s), held-out
 evaluation ~12 s. Result: CV Dice 0.55 +/- 0.41 over all 199 validation tumour slices (0.82 +/- 0.20
 over the 128 with >= 4 mm2 of tumour); on 30 test phantoms Dice 0.84 +/- 0.10 and margin status at
-1 mm 15 TP / 15 TN / 0 FP / 0 FN (F1 1.0). Reruns give bit-identical weights.
+1 mm 15 TP / 15 TN / 0 FP / 0 FN (F1 1.0; measured with the earlier voxel-box margin analysis).
+Reruns give bit-identical weights.
+
+``--continuous-train-cases N`` adds N continuous-truth phantoms (``training.loop.continuous_source``:
+wrappings none / film / container / gauze cycled, margins 0-4 mm, exact labels on the ingested grid,
+cached per case under ``DATA/continuous``). Measured once (issue 13, N = 40, 12 epochs, one torch
+thread, ~860 s of training at load 4-10): the tumour surface sat on the true one next to container
+walls and film too, but the folds disagreed more, so the margin benchmark's call accuracy fell (see
+docs/margin-method.md); not shipped. On a shared, loaded CPU set ``PETCTWEB_CPU_THREADS=1``.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from inference.engine.config import ModelConfig, NetworkConfig, PreprocessConfig
+from training.loop.continuous_source import cases_from_continuous, ensure_continuous_cases
 from training.loop.ensemble import TrainingResult, train_ensemble
 from training.loop.loop import ProgressCallback
 from training.loop.sources import cases_from_phantoms
@@ -36,6 +45,15 @@ class DemoTraining:
     test_cases: int = 30
     phantom_size: str = "small"
     train_data_seed: int = 1000  # generator batch seeds; different seeds = different synthetic patients
+    # Continuous-truth phantoms (training.loop.continuous_source) to train on beside the voxel ones:
+    # wrapped like real specimens (film, container wall, gauze), exact labels. Case seeds
+    # continuous_seed + i are clear of the margin benchmark's (test 1500-1539, tuning 1600-1619,
+    # speed 2000). Off (0) for the shipped ensemble: 40 cases at 12 epochs put the tumour surface on the
+    # true one next to walls and film but left more fold disagreement, so fewer right calls on the
+    # benchmark (docs/margin-method.md); --continuous-train-cases 40 trains that mix.
+    continuous_train_cases: int = 0
+    continuous_seed: int = 7000
+    continuous_wrappings: tuple[str, ...] = ("none", "film", "container", "gauze")
     test_data_seed: int = 4000  # evaluated once, after every setting below was fixed
     # The settings were chosen on this batch (20 cases), never on the test batch; kept as a record.
     tuning_data_seed: int = 3000
@@ -61,6 +79,11 @@ class DemoTraining:
     # never on the benchmark's test seeds (1500-1539); see docs/margin-method.md.
     decision_level: float = 0.7
 
+    # The best epoch of each fold is chosen by validation Dice at this level, not at decision_level,
+    # so re-tuning the decision level after training leaves the weights as they are (the shipped
+    # ensemble was trained with 0.5 as its level and re-tuned to 0.7 afterwards).
+    checkpoint_level: float = 0.5
+
     def model_config(self) -> ModelConfig:
         return ModelConfig(
             threshold=self.decision_level,
@@ -83,6 +106,7 @@ class DemoTraining:
             "tumour_free_fraction": self.tumour_free_fraction,
             "max_tumour_slices_per_case": self.max_tumour_slices_per_case,
             "margin_threshold_mm": self.margin_threshold_mm,
+            "checkpoint_level": self.checkpoint_level,
         }
 
 
@@ -120,24 +144,35 @@ def _ensure_phantoms(*, path: Path, n: int, seed: int, size: str, progress: Prog
 
 def generate_demo_data(
     *, data_dir: Path, settings: DemoTraining = DEMO_TRAINING, progress: ProgressCallback | None = None
-) -> tuple[Path, Path]:
-    """(train folder, test folder) of generated phantoms under ``data_dir``."""
+) -> tuple[Path, Path, Path]:
+    """(voxel train folder, voxel test folder, continuous train folder) of phantoms under ``data_dir``."""
     data_dir = Path(data_dir)
     train = _ensure_phantoms(
         path=data_dir / "train",
         n=settings.train_cases,
         seed=settings.train_data_seed,
         size=settings.phantom_size,
-        progress=_span(progress, 0.0, 0.7),
+        progress=_span(progress, 0.0, 0.3),
     )
     test = _ensure_phantoms(
         path=data_dir / "test",
         n=settings.test_cases,
         seed=settings.test_data_seed,
         size=settings.phantom_size,
-        progress=_span(progress, 0.7, 1.0),
+        progress=_span(progress, 0.3, 0.5),
     )
-    return train, test
+    continuous = data_dir / "continuous"
+    if settings.continuous_train_cases:
+        ensure_continuous_cases(
+            path=continuous,
+            n=settings.continuous_train_cases,
+            seed=settings.continuous_seed,
+            wrappings=settings.continuous_wrappings,
+            size=settings.phantom_size,
+            working_spacing_mm=settings.working_spacing_mm,
+            progress=_span(progress, 0.5, 1.0),
+        )
+    return train, test, continuous
 
 
 def run_demo(
@@ -154,7 +189,7 @@ def run_demo(
     out_dir = Path(out_dir)
     data_dir = Path(data_dir) if data_dir is not None else out_dir / "phantoms"
     started = time.perf_counter()
-    train_dir, test_dir = generate_demo_data(
+    train_dir, test_dir, continuous_dir = generate_demo_data(
         data_dir=data_dir, settings=settings, progress=_span(progress, 0.0, 0.15)
     )
     generated = time.perf_counter()
@@ -162,6 +197,15 @@ def run_demo(
     report = _span(progress, 0.15, 0.25)
     report(0.0, "reading the training phantoms")
     train_cases = cases_from_phantoms(path=train_dir, config=config.preprocess)
+    if settings.continuous_train_cases:
+        train_cases += cases_from_continuous(
+            path=continuous_dir,
+            n=settings.continuous_train_cases,
+            seed=settings.continuous_seed,
+            wrappings=settings.continuous_wrappings,
+            size=settings.phantom_size,
+            config=config.preprocess,
+        )
     report(0.7, "reading the test phantoms")
     test_cases = cases_from_phantoms(path=test_dir, config=config.preprocess)
     loaded = time.perf_counter()
@@ -177,6 +221,7 @@ def run_demo(
             "demo": asdict(settings),
             "phantom_train_dir": str(train_dir),
             "phantom_test_dir": str(test_dir),
+            "continuous_train_dir": str(continuous_dir) if settings.continuous_train_cases else None,
         },
         overwrite=overwrite,
         show_progress=show_progress,
@@ -188,19 +233,25 @@ def run_demo(
     return result
 
 
+INT_OPTIONS = (
+    "epochs", "batch_size", "slice_size", "train_cases", "test_cases", "seed", "folds", "continuous_train_cases",
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="bundle + report folder")
     parser.add_argument("--data", type=Path, default=None, help="phantom folder (default OUT/phantoms)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--overwrite", action="store_true")
-    for name in ("epochs", "batch_size", "slice_size", "train_cases", "test_cases", "seed", "folds"):
+    for name in INT_OPTIONS:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--decision-level", type=float, default=None)
     args = parser.parse_args(argv)
     overrides = {
         name: getattr(args, name)
-        for name in ("epochs", "batch_size", "slice_size", "train_cases", "test_cases", "seed", "folds", "lr")
+        for name in (*INT_OPTIONS, "lr", "decision_level")
         if getattr(args, name) is not None
     }
     settings = replace(DEMO_TRAINING, **overrides)

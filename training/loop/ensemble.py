@@ -85,6 +85,7 @@ def train_ensemble(
     schedule: str = "onecycle",
     allow_empty_masks: bool = False,
     margin_threshold_mm: float = 1.0,
+    checkpoint_level: float | None = None,
     name: str = "",
     version: str = "",
     description: dict | None = None,
@@ -125,6 +126,7 @@ def train_ensemble(
         device=device,
         augment=augment,
         show_progress=show_progress,
+        checkpoint_level=checkpoint_level,
     )
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise TrainingInputError("epochs and batch size must be at least 1 and the learning rate positive")

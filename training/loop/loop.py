@@ -43,6 +43,9 @@ class TrainSettings:
     augment: bool = True
     augment_strength: float = 1.0
     show_progress: bool = True  # tqdm bars on stderr
+    # Probability level of the validation Dice that picks the best epoch; None = the model's decision
+    # level (config.threshold). A fixed level lets the decision level be re-tuned without retraining.
+    checkpoint_level: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,18 @@ def resolve_device(device: str) -> torch.device:
     if device not in ("cpu", "cuda"):
         raise TrainingInputError(f"device must be auto, cpu or cuda, got {device!r}")
     return torch.device(device)
+
+
+def training_threads() -> int:
+    """CPU threads for training: PETCTWEB_CPU_THREADS when set (as for inference), else every core.
+
+    On a shared, oversubscribed 2-core machine (load 12) two threads trained this network at
+    1 slice/s and one thread at 23: spinning threads starve each other.
+    """
+    cap = os.environ.get("PETCTWEB_CPU_THREADS", "").strip()
+    if cap.isdigit() and int(cap) > 0:
+        return int(cap)
+    return os.cpu_count() or 1
 
 
 def seed_everything(seed: int) -> None:
@@ -190,9 +205,11 @@ def train_fold(
         raise TrainingInputError(f"fold {fold + 1} has no training or no validation slices")
     if settings.epochs < 1 or settings.batch_size < 1:
         raise TrainingInputError("epochs and batch size must be at least 1")
+    if settings.checkpoint_level is not None and not 0.0 < settings.checkpoint_level < 1.0:
+        raise TrainingInputError(f"checkpoint level must be within (0, 1), got {settings.checkpoint_level}")
     device = resolve_device(settings.device)
     if device.type == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(training_threads())
     fold_seed = settings.seed + 1000 * fold
     seed_everything(fold_seed)
 
@@ -258,7 +275,7 @@ def train_fold(
                 loss_fn=loss_fn,
                 device=device,
                 batch_size=max(settings.batch_size, 32),
-                threshold=config.threshold,
+                threshold=config.threshold if settings.checkpoint_level is None else settings.checkpoint_level,
             )
             dice_mean = float(dices.mean()) if dices.size else float("nan")
             dice_sd = float(dices.std()) if dices.size else float("nan")

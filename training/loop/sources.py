@@ -99,7 +99,8 @@ def _mask_on_working_grid(
     return resample(volume=binary, grid=working, order=0, fill=0).array
 
 
-def _load_dicom_case(*, case_dir: Path, config: PreprocessConfig, deid_secret: str):
+def load_dicom_study(*, case_dir: Path, config: PreprocessConfig, deid_secret: str):
+    """The one PET/CT study in ``case_dir`` through the product's ingest, on the working grid."""
     from cases.imaging.errors import IngestError
     from cases.imaging.study import load_studies
 
@@ -123,7 +124,7 @@ def _case_from_dicom(
     deid_secret: str,
     default_patient: str | None = None,
 ) -> TrainingCase:
-    study = _load_dicom_case(case_dir=case_dir, config=config, deid_secret=deid_secret)
+    study = load_dicom_study(case_dir=case_dir, config=config, deid_secret=deid_secret)
     working = study.ct_working.grid
     tumour = _mask_on_working_grid(
         case_id=case_dir.name,
