@@ -14,8 +14,9 @@ Method:
    of the bulk goes. The largest 6-connected component is the specimen core.
 4. Container walls (rigid, smooth, -150..+100 HU, plane or cylinder), see
    :mod:`cases.imaging.specimen_walls`: a large sheet clearly above air (> air + 150 HU: a thin
-   near-water wall blurs far below the tissue threshold), far from the specimen and the plate, is
-   fitted with a plane or a cylinder (on its ridge); the two pieces a pressed specimen splits a wall
+   near-water wall blurs far below the tissue threshold), far from the specimen and the plate, at
+   least 10 mm wide and 225 mm2 (often a long narrow strip beside the specimen that hides the rest),
+   is fitted with a plane or a cylinder (on its ridge); the two pieces a pressed specimen splits a wall
    into are fitted together. The plate gets a plane the same way.
 5. Edge profiles. Across each wall the HU is fitted with a slab blurred by a Gaussian (face,
    thickness, HU, blur), first on the binned profile, then together with the shape on the voxels
@@ -46,7 +47,9 @@ core's box: about 0.2-0.7 s per full-size case on one core (docs/specimen-surfac
 QC flags (:mod:`cases.imaging.specimen_qc`): the specimen touches the field-of-view edge,
 its volume is implausible, a leak into a container or bag is suspected (more than 5 % of the
 specimen's volume is in parts thinner than 4 mm: an opening with a 2 mm ball removes them; a
-blobby specimen, even pressed on a wall or wrapped, stays under 1.5 %), wrappings were removed.
+blobby specimen, even pressed on a wall or wrapped, stays under 1.5 %), the peeled "film" is
+thicker than 0.5 mm (bag film is 0.1-0.3 mm: it is an unfitted wall the specimen kept at the
+contact, so that side reads too wide), wrappings were removed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,14 @@
 """Container walls and bag film next to a specimen in CT.
 
 Walls: voxels clearly above air (> air + 150 HU) more than 3 mm from the specimen core and 2 mm
-from the plate form sheets; a large one (PCA width >= 15 mm) is a wall candidate. The specimen
+from the plate form sheets; a large one is a wall candidate: width (second PCA extent) >= 10 mm and
+width x length >= 225 mm2. The fits need enough points across the sheet: a plane's tilt across a
+10 mm wide sheet is pinned by thousands of ridge points scattered by the wall's thickness to well
+under a degree, and its face is then fitted on the voxels' HU; the area bound (a 15 x 15 mm sheet,
+the earlier square minimum) keeps short debris out. The specimen pressed on a wall often hides all
+but a long narrow strip of it (11-14 x 22-27 mm seen), which a 15 mm minimum width left unfitted
+and peeled as 1.5 mm of "film" while the specimen kept the wall at the contact. A sheet under
+15 mm wide is kept only when the blurred slab below fits its profile (its face is then pinned). The specimen
 pressed on a wall splits its free part in two, so the two largest sheets are tried together first.
 A plane (PCA) and circles across the sheet's two in-plane axes (algebraic fit, refined by robust
 least squares) are fitted to its ridge (voxels above half its peak); the model with the smallest
@@ -28,7 +35,9 @@ from scipy.optimize import least_squares
 from scipy.special import erf
 from skimage.measure import marching_cubes, mesh_surface_area
 
-MIN_WALL_WIDTH_MM = 15.0
+MIN_WALL_WIDTH_MM = 10.0  # a sheet's second PCA extent (module doc)
+MIN_WALL_AREA_MM2 = 225.0  # its width x length
+PINNED_WALL_WIDTH_MM = 15.0  # narrower walls are kept only when the blurred slab fits their profile
 MAX_FIT_RESIDUAL_MM = 1.0
 PROFILE_BIN_MM = 0.05
 REFINE_VOXELS = 6000  # voxels the shape-and-slab fit uses
@@ -181,7 +190,8 @@ def _fitted_wall(*, ct, piece, far, core_centre, spacing, air_hu) -> WallModel |
     voxels = np.argwhere(piece)
     points = voxels * np.asarray(spacing)
     variances = np.sort(np.linalg.eigvalsh(np.cov(points, rowvar=False)))
-    if np.sqrt(12 * variances[1]) < MIN_WALL_WIDTH_MM:
+    width, length = np.sqrt(12 * np.clip(variances[1:], 0.0, None))  # extents of a uniform sheet
+    if width < MIN_WALL_WIDTH_MM or width * length < MIN_WALL_AREA_MM2:
         return None
     # The shape is fitted to the ridge (above half the sheet's peak): the whole sheet is the wall
     # plus its blur on both sides, too thick to pin a short arc's radius.
@@ -204,6 +214,12 @@ def _fitted_wall(*, ct, piece, far, core_centre, spacing, air_hu) -> WallModel |
     if measured is None:
         return None
     inner, prof_s, prof_hu, slab = measured
+    if slab is None and width < PINNED_WALL_WIDTH_MM:
+        # A narrow sheet pins its shape weakly: when the blurred slab does not fit the profile across
+        # it the shape is off (a narrow arc's radius misjudged), and the half-way face extrapolated
+        # through the contact sat 1.1 mm outside. Unfitted, it is peeled and flagged as a thick layer.
+        # (A wide sheet keeps the half-way face, which lies inside a thin wall: a 1 mm +4 HU wall.)
+        return None
     wall = WallModel(inner_mm=inner, sign=sign, profile_s=prof_s, profile_hu=prof_hu, slab=slab, **params)
     return _refined_on_intensities(wall=wall, ct=ct, near=near, spacing=spacing, air_hu=air_hu)
 

@@ -197,7 +197,8 @@ def test_no_tumour_and_bad_inputs():
 
 
 @pytest.mark.parametrize("code, expected", [("leak_suspected", "indeterminate"), ("fov_edge", "indeterminate"),
-                                            ("implausible_volume", "indeterminate"), ("wrapping_removed", "negative")])
+                                            ("implausible_volume", "indeterminate"), ("thick_wrapping_layer", "indeterminate"),
+                                            ("wrapping_removed", "negative")])
 def test_a_negative_call_on_a_surface_that_may_include_non_specimen_fails_safe(code, expected):
     specimen = partial_volume(SHAPE, SPACING, slab(SPECIMEN_LOW, SPECIMEN_HIGH))
     tumour = partial_volume(SHAPE, SPACING, ball((11.0, 12.0, 12.0), 3.0))  # about 6 mm from every face

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from cases.imaging.specimen import find_holder_plate, specimen_mask_from_ct
@@ -179,3 +180,75 @@ def test_thin_near_water_wall_is_fitted_and_its_face_found():
     i = int(np.flatnonzero(profile >= 0.5)[-1])
     crossing = (i + (profile[i] - 0.5) / (profile[i] - profile[i + 1])) * spacing[2] + 0.5 * spacing[2]
     assert face_x - 0.1 <= crossing <= face_x + 0.02, crossing
+
+
+def _wall_strip_scene(*, strip_width_mm: float, thickness_mm: float, face_x: float = 20.5):
+    """A specimen pressed on a +4 HU plane wall that is only a strip ``strip_width_mm`` wide (y) and
+    34 mm long (z), the contact near one end: its free part is one long narrow sheet. Returns the CT,
+    the sub-sampling helper (fine boolean field -> voxel fractions) and the fine axes."""
+    shape, spacing, sub = (84, 48, 56), (0.5, 0.5, 0.5), 4
+    axes = [(np.arange(n * sub) + 0.5) / sub * s for n, s in zip(shape, spacing, strict=True)]
+    z, y, x = np.meshgrid(*axes, indexing="ij", sparse=True)
+    blob = ((z - 12.0) / 8.0) ** 2 + ((y - 12.0) / 7.0) ** 2 + ((x - 14.0) / 9.0) ** 2 <= 1.0
+    wall = (x >= face_x) & (x < face_x + thickness_mm) & (np.abs(y - 12.0) <= strip_width_mm / 2) & (z >= 6.0)
+    wall &= z <= 40.0
+    fine_shape = tuple(n * sub for n in shape)
+
+    def voxels(fine):  # partial volume: the fraction of sub-samples inside
+        fine = np.broadcast_to(fine, fine_shape)
+        return fine.reshape(shape[0], sub, shape[1], sub, shape[2], sub).mean(axis=(1, 3, 5))
+
+    ct = -1000.0 + voxels(blob & (x < face_x)) * 920.0 + voxels(wall) * 1004.0
+    ct = ndimage.gaussian_filter(ct, 0.7).astype(np.float32)  # the scanner's blur (0.35 mm)
+    ct += np.random.default_rng(0).normal(0.0, 10.0, shape).astype(np.float32)
+    return ct, voxels, (z, y, x)
+
+
+def _contact_crossing_mm(occupancy: np.ndarray) -> float:
+    """x (mm) where the occupancy crosses 0.5 along rows through the middle of the contact."""
+    profile = occupancy[20:28, 20:28, :].mean(axis=(0, 1))
+    i = int(np.flatnonzero(profile >= 0.5)[-1])
+    return float((i + (profile[i] - 0.5) / (profile[i] - profile[i + 1])) * 0.5 + 0.25)
+
+
+def test_long_narrow_wall_strip_is_fitted_as_a_wall():
+    """The specimen hides most of the wall: its free part is a 12 x 21 mm strip (under the old 15 mm
+    minimum width). It is fitted as a plane, nothing is peeled as film, and the surface at the contact
+    lies within 0.1 mm of the true face, never outside it."""
+    from cases.imaging.specimen import specimen_surface_from_ct
+
+    ct, _, _ = _wall_strip_scene(strip_width_mm=12.0, thickness_mm=1.0)
+    surface = specimen_surface_from_ct(ct_hu=ct, spacing=(0.5, 0.5, 0.5))
+    walls = surface.details["container_walls"]
+    assert len(walls) == 1 and walls[0]["kind"] == "plane" and surface.details["film_thickness_mm"] == 0.0
+    assert "thick_wrapping_layer" not in surface.qc_codes
+    assert 20.5 - 0.1 <= _contact_crossing_mm(surface.occupancy) <= 20.5 + 0.02
+
+
+def test_thick_unfitted_layer_is_flagged_and_a_negative_call_becomes_indeterminate():
+    """A 7 mm wide, 1.2 mm thick wall strip is too narrow to fit: it is peeled as "film" about 1 mm
+    thick, yet the specimen keeps the wall at the contact and that side reads too wide. The layer is
+    far thicker than bag film, so QC flags it, and a margin that reads negative is not trusted."""
+    from cases.imaging.specimen import specimen_surface_from_ct
+    from inference.engine.margins import analyse_margins
+
+    ct, voxels, (z, y, x) = _wall_strip_scene(strip_width_mm=7.0, thickness_mm=1.2)
+    surface = specimen_surface_from_ct(ct_hu=ct, spacing=(0.5, 0.5, 0.5))
+    assert not surface.details["container_walls"] and surface.details["film_thickness_mm"] > 0.5
+    assert "thick_wrapping_layer" in surface.qc_codes
+    # A tumour 0.8 mm from the wall's face (truly positive) reads over 1 mm: negative without the flag.
+    tumour = voxels((z - 12.0) ** 2 + (y - 12.0) ** 2 + (x - 17.7) ** 2 <= 2.0**2)
+    unflagged = [flag for flag in surface.qc if flag["code"] != "thick_wrapping_layer"]
+    common = {"tumour_probability": tumour, "specimen_occupancy": surface.occupancy, "spacing": (0.5, 0.5, 0.5)}
+    assert analyse_margins(**common, specimen_qc=unflagged).status == "negative"
+    assert analyse_margins(**common, specimen_qc=surface.qc).status == "indeterminate"
+
+
+@pytest.mark.parametrize("film_mm, flagged", [(0.0, False), (0.3, False), (0.5, False), (0.51, True), (1.5, True)])
+def test_thick_wrapping_layer_flag_from_the_measured_film(film_mm, flagged):
+    from cases.imaging.specimen_qc import qc_flags
+
+    mask = np.zeros((20, 20, 20), bool)
+    mask[5:15, 5:15, 5:15] = True
+    flags = qc_flags(mask=mask, spacing=(2.0, 2.0, 2.0), walls=[], leak_fraction=0.0, film_mm=film_mm)
+    assert ("thick_wrapping_layer" in [flag["code"] for flag in flags]) == flagged
