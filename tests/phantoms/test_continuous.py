@@ -81,3 +81,22 @@ def test_partial_volume_rendering_matches_the_analytic_volume():
     occ = occupancy(excess=excess, grid=grid, slack=1.05)
     assert occ.min() >= 0 and occ.max() <= 1
     assert occ.sum() * 0.125 == pytest.approx(4 / 3 * np.pi * 7.3**3, rel=2e-3)
+
+
+def test_a_wall_pressed_against_the_specimen_leaves_no_air_at_the_contact():
+    """Specimen and wall are disjoint objects: in a voxel they share, the wall fills what the specimen leaves."""
+    from cases.imaging.volume import Grid
+    from cases.phantoms.continuous.materials import specimen_occupancy, wrapping_occupancies
+    from cases.phantoms.continuous.scene import Wrapping
+
+    spec = _box(10.0)
+    wall = Wrapping(kind="container", tray_top_y=12.0, tray_thickness_mm=1.0,
+                    wall=HalfSpace(normal=np.array([-1.0, 0.0, 0.0]), offset=-10.0), wall_thickness_mm=1.0)
+    # Voxel centres at x = 9.9, 10.4, ...: the box around x = 10 holds specimen and wall in part.
+    grid = Grid(shape=(8, 8, 10), spacing=(0.5, 0.5, 0.5), origin=(7.9, -2.0, -2.0))
+    specimen = specimen_occupancy(specimen=spec, grid=grid)
+    wall_occ = wrapping_occupancies(specimen=spec, wrapping=wall, grid=grid, specimen_occ=specimen)["wall"]
+    contact = (specimen > 0.05) & (specimen < 0.95)
+    assert contact.any() and (wall_occ[contact] > 0.05).all()
+    np.testing.assert_allclose(specimen[contact] + wall_occ[contact], 1.0, atol=1e-6)
+    assert (specimen + wall_occ <= 1.0 + 1e-6).all()

@@ -32,6 +32,8 @@ from cases.phantoms.study_meta import draw_study
 from cases.phantoms.truth import write_json
 
 SCHEMA = "petctweb-continuous-truth/1"
+# 2: walls and gauze fill the boundary voxels they share with the specimen (no false air gap at contact)
+GENERATOR_VERSION = 2
 WORKING_SPACING_MM = 0.5
 WRAP_HU = {"film": (-150.0, 0.0), "wall": (-150.0, 100.0), "gauze": (-100.0, 100.0)}
 
@@ -171,6 +173,7 @@ def generate_continuous_case(
     tum_work = np.minimum(tumour_occupancy(tumour=tumour, grid=work), spec_work)
     truth = {
         "schema": SCHEMA,
+        "generator_version": GENERATOR_VERSION,
         "case_id": case_id or f"continuous_{seed}",
         "seed": seed,
         "size": size,
