@@ -3,7 +3,8 @@
 Each case lives in ``<root>/<size>-<seed>-<wrapping>/``: the DICOM the generator wrote, the truth,
 the exact working-grid occupancies (geometry benchmark) and what the real ingest (``load_studies``)
 made of the DICOM (end-to-end benchmark). Generation takes 10-25 s per small case on a loaded
-2-core machine; a cached case loads in well under a second.
+2-core machine; a cached case loads in well under a second. A case made by an older version of the
+generator is made again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from cases.imaging.study import load_studies
 from cases.imaging.volume import Grid
 from cases.phantoms.continuous import generate_continuous_case
+from cases.phantoms.continuous.case import GENERATOR_VERSION
 
 DEID_SECRET = "bench"
 
@@ -49,7 +51,7 @@ def case_dir(*, root: Path, seed: int, size: str, wrapping: str) -> Path:
 def ensure_case(*, root: Path, seed: int, size: str, wrapping: str, working_spacing_mm: float = 0.5) -> Path:
     """Generate, write and ingest the band case once; later calls only return its folder."""
     folder = case_dir(root=root, seed=seed, size=size, wrapping=wrapping)
-    if (folder / "done").exists():
+    if (folder / "done").exists() and _generator_version(folder) == GENERATOR_VERSION:
         return folder
     scratch = Path(tempfile.mkdtemp(prefix=f"{folder.name}-", dir=Path(root)))
     try:
@@ -71,6 +73,12 @@ def ensure_case(*, root: Path, seed: int, size: str, wrapping: str, working_spac
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
     return folder
+
+
+def _generator_version(folder: Path) -> int:
+    """The continuous generator's version a cached case was made with (1: before it was recorded)."""
+    meta = json.loads((folder / "meta.json").read_text())
+    return int(meta["truth"].get("generator_version", 1))
 
 
 def load_case(*, root: Path, seed: int, size: str, wrapping: str) -> CachedCase:

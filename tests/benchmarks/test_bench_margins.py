@@ -30,6 +30,12 @@ def test_geometry_alone_on_a_cached_case_and_a_rerun_reuses_it(tmp_path):
     stamp = (cached / "meta.json").stat().st_mtime_ns
     assert _run(*args)["rows"]["none"][0]["measured_mm"] == row["measured_mm"]
     assert (cached / "meta.json").stat().st_mtime_ns == stamp  # not generated again
+    # A case cached by an older generator (v1 recorded no version) is made again with today's.
+    meta = json.loads((cached / "meta.json").read_text())
+    del meta["truth"]["generator_version"]
+    (cached / "meta.json").write_text(json.dumps(meta))
+    _run(*args)
+    assert json.loads((cached / "meta.json").read_text())["truth"]["generator_version"] >= 2
 
 
 def test_bad_count_is_refused(tmp_path):
