@@ -34,9 +34,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from cases.imaging.volume import Grid
-from inference.engine.margins.distances import Closest, TargetSurface, closest_between
+from inference.engine.margins.distances import Closest, QuerySurface, TargetSurface, closest_between
 from inference.engine.margins.faces import FACE_LABELS, check_orientation, vertex_faces
-from inference.engine.margins.foci import Focus, find_foci, focus_field
+from inference.engine.margins.foci import Focus, bounding_box, find_foci, focus_field
 from inference.engine.margins.result import (
     FaceMargin,
     FocusMargin,
@@ -54,8 +54,9 @@ from inference.engine.margins.surfaces import Surface, iso_surface, sample
 
 DEFAULT_MIN_FOCUS_VOLUME_MM3 = 5.0
 # Specimen QC flags under which a surface may include what is not specimen (a container it leaked
-# into, a specimen cut by the field of view, a failed segmentation): a negative call is not trusted.
-UNSAFE_SPECIMEN_QC = frozenset({"leak_suspected", "fov_edge", "implausible_volume"})
+# into, a specimen cut by the field of view, a failed segmentation, a "film" too thick to be film - an
+# unfitted container wall merged at the contact): a negative call is not trusted.
+UNSAFE_SPECIMEN_QC = frozenset({"leak_suspected", "fov_edge", "implausible_volume", "thick_wrapping_layer"})
 METHOD = (
     "closest distance between marching-cubes iso-surfaces: tumour = ensemble mean probability at the "
     "decision level, specimen = occupancy 0.5; point-to-triangle refined; tumour clipped to the specimen"
@@ -82,6 +83,14 @@ class _FocusGeometry:
     def __init__(self, *, surface: Surface, inside_rows: np.ndarray, crossing_rows: np.ndarray) -> None:
         self.query = Surface(surface.vertices[inside_rows], _renumber(surface, inside_rows))
         self.crossing_rows = crossing_rows  # specimen vertices inside this focus (0 mm)
+        self._prepared: QuerySurface | None = None
+
+    @property
+    def prepared(self) -> QuerySurface:
+        """The query with its k-d tree, built once for the whole surface and every face."""
+        if self._prepared is None:
+            self._prepared = QuerySurface(self.query)
+        return self._prepared
 
     @property
     def empty(self) -> bool:
@@ -105,9 +114,25 @@ def _focus_geometries(
         crop, start = focus_field(field=field, level=level, labels=labels, focus=focus)
         surface = iso_surface(field=crop, level=level, spacing=spacing, offset_voxels=start)
         inside = np.flatnonzero(sample(occupancy, surface.vertices, spacing) >= 0.5)
-        crossing = np.flatnonzero(sample(crop, specimen.vertices - start * spacing, spacing) > level)
+        crossing = _specimen_rows_above(crop=crop, start=start, level=level, specimen=specimen, spacing=spacing)
         geometries.append(_FocusGeometry(surface=surface, inside_rows=inside, crossing_rows=crossing))
     return labels, foci, geometries
+
+
+def _specimen_rows_above(
+    *, crop: np.ndarray, start: np.ndarray, level: float, specimen: Surface, spacing: np.ndarray,
+) -> np.ndarray:
+    """Rows of the specimen vertices where the focus ``crop`` (at ``start``) is above ``level``.
+
+    Only the vertices over the crop are sampled (beyond its edges the sampled value is 0).
+    """
+    local = specimen.vertices - start * spacing
+    extent = (np.asarray(crop.shape) - 1) * spacing
+    if level >= 0.0:
+        over = np.flatnonzero(((local >= -spacing) & (local <= extent + spacing)).all(axis=1))
+    else:  # even the 0 beyond the edges is above such a level
+        over = np.arange(len(local))
+    return over[sample(crop, local[over], spacing) > level]
 
 
 def _closest(geometry: _FocusGeometry, target: TargetSurface, specimen: Surface) -> Closest | None:
@@ -117,7 +142,7 @@ def _closest(geometry: _FocusGeometry, target: TargetSurface, specimen: Surface)
         return Closest(0.0, point, point)
     if len(geometry.query.vertices) == 0:
         return None
-    return closest_between(query=geometry.query, extra_points=None, target=target)
+    return closest_between(query=geometry.prepared, extra_points=None, target=target)
 
 
 def _best(candidates: Sequence[Closest | None]) -> Closest | None:
@@ -126,11 +151,11 @@ def _best(candidates: Sequence[Closest | None]) -> Closest | None:
 
 
 def _crop_box(occupancy: np.ndarray, tumour: np.ndarray, level: float) -> tuple[slice, ...]:
-    where = np.argwhere((occupancy > 0) | (tumour > level))
-    if len(where) == 0:
+    found = bounding_box((occupancy > 0) | (tumour > level))
+    if found is None:
         raise ValueError("the specimen occupancy is empty: no specimen surface to measure against")
-    low = np.maximum(where.min(axis=0) - 2, 0)
-    high = np.minimum(where.max(axis=0) + 3, occupancy.shape)
+    low = np.maximum([b.start - 2 for b in found], 0)
+    high = np.minimum([b.stop + 2 for b in found], occupancy.shape)
     return tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
 
 
@@ -294,7 +319,7 @@ def analyse_margins(
     faces = []
     for face_index, label in enumerate(FACE_LABELS):
         rows = np.flatnonzero(face_of_vertex == face_index)
-        face_target = TargetSurface(specimen, rows)
+        face_target = TargetSurface(specimen, rows, whole=target)
         best = _best([_closest(g, face_target, specimen) for _, g in present]) if len(rows) else None
         if best is None:
             faces.append(FaceMargin(label, orientation.get(label), None, "no_surface", None, None))

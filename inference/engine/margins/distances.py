@@ -1,17 +1,21 @@
 """Closest points between two triangulated surfaces (or a point set and a surface), in mm.
 
-A k-d tree over the target's vertices gives, for every query vertex, the distance d to the
-nearest target vertex. The true point-to-surface distance lies in [d - L, d] where L is the
-longest triangle edge (every point of a triangle is within L of its vertices), so only query
-vertices within L of the best d can win; for those the distance is refined exactly to the target's
-triangles near them (Ericson's closest point on a triangle, vectorised). The same is done the
-other way round (target vertices to the query's triangles), so the answer does not depend on where
-either surface happens to have its vertices: what is left is the edge-to-edge case, which on
+The search runs from the target side: the query (a tumour surface) is small and compact, the
+target (the specimen surface) large and enclosing it, and a k-d tree answers quickly only for
+points outside what it holds. The target vertices in the query's box (grown by the search radius)
+get the distance d to their nearest query vertex; the smallest d bounds the answer. Every point of
+a triangle lies within its reach R = longest edge / sqrt(3) of one of its vertices, so the closest
+point's triangle has a vertex within the best d + R of the other side's closest vertex: only the
+vertex pairs that close can win, and for those the distance is refined exactly to the triangles
+touching them (Ericson's closest point on a triangle, vectorised). The same is done the other way
+round (target vertices to the query's triangles), so the answer does not depend on where either
+surface happens to have its vertices: what is left is the edge-to-edge case, which on
 marching-cubes meshes is below 0.01 mm.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,12 +64,24 @@ def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", u, v)
 
 
-def _longest_edge(surface: Surface) -> float:
+# How far a point of a triangle can be from the triangle's nearest vertex, per unit of its longest
+# edge: the circumradius of an acute triangle is at most that edge / sqrt(3), and a right or obtuse
+# triangle lies within half its longest edge of one of its vertices.
+REACH_PER_EDGE = 1.0 / np.sqrt(3.0)
+
+
+def _longest_edges_sq(surface: Surface) -> np.ndarray:
+    """Every triangle's longest squared edge."""
+    vertices, triangles = surface.vertices, surface.triangles
+    a, b, c = vertices[triangles[:, 0]], vertices[triangles[:, 1]], vertices[triangles[:, 2]]
+    return np.maximum(np.maximum(((a - b) ** 2).sum(-1), ((b - c) ** 2).sum(-1)), ((c - a) ** 2).sum(-1))
+
+
+def _triangle_reach(surface: Surface, longest_sq: np.ndarray | None = None) -> float:
     if len(surface.triangles) == 0:
         return 0.0
-    corners = surface.vertices[surface.triangles]
-    edges = corners - np.roll(corners, 1, axis=1)
-    return float(np.sqrt((edges**2).sum(-1)).max())
+    longest_sq = _longest_edges_sq(surface) if longest_sq is None else longest_sq
+    return float(np.sqrt(longest_sq.max())) * REACH_PER_EDGE
 
 
 class Incidence:
@@ -75,7 +91,7 @@ class Incidence:
         corners = surface.triangles.ravel()
         order = np.argsort(corners, kind="stable")
         self.owners = (order // 3).astype(np.int64)
-        self.offsets = np.searchsorted(corners[order], np.arange(len(surface.vertices) + 1))
+        self.offsets = np.concatenate([[0], np.cumsum(np.bincount(corners, minlength=len(surface.vertices)))])
 
     def pairs(self, query_rows: np.ndarray, vertex_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query row, triangle row) for every triangle touching each (query row, vertex row) pair, deduplicated."""
@@ -92,74 +108,122 @@ class Incidence:
         return unique // width, unique % width
 
 
-def _one_way(
-    points: np.ndarray, target: Surface, tree: cKDTree, target_rows: np.ndarray, incidence: Incidence,
-    reach: float | None = None,
-) -> tuple[float, np.ndarray, np.ndarray] | None:
-    """Refined (distance, point, target point) from ``points`` to ``target``'s triangles."""
-    if len(points) == 0 or len(target_rows) == 0:
-        return None
-    # A sparse sample bounds the answer first, so the full query can stop early on far-away points.
-    # One thread: a pool's start-up costs more than it saves on these sizes.
-    bound = float(tree.query(points[:: max(1, len(points) // 64)], k=1)[0].min())
-    reach = (_longest_edge(target) if reach is None else reach) + 1e-9
-    nearest, nearest_rows = tree.query(points, k=1, distance_upper_bound=bound + reach)
-    best = float(nearest.min())
-    top_row = int(np.argmin(nearest))
-    result = (best, points[top_row], target.vertices[target_rows[nearest_rows[top_row]]])
-    if len(target.triangles) == 0:
-        return result
-    candidates = np.flatnonzero(nearest <= best + reach)
-    # Triangles touching any target vertex near a candidate (the closest point's triangle has one).
-    near = tree.query_ball_point(points[candidates], r=best + reach)
-    lengths = np.fromiter((len(n) for n in near), dtype=np.int64, count=len(near))
-    if lengths.sum() == 0:
-        return result
-    near_vertices = target_rows[np.concatenate([np.asarray(n, dtype=np.int64) for n in near])]
-    query_rows, triangle_rows = incidence.pairs(np.repeat(candidates, lengths), near_vertices)
-    if len(triangle_rows) == 0:
-        return result
-    corners = target.vertices[target.triangles[triangle_rows]]
-    closest = closest_on_triangles(points[query_rows], corners[:, 0], corners[:, 1], corners[:, 2])
-    distances = np.sqrt(((closest - points[query_rows]) ** 2).sum(-1))
-    pick = int(np.argmin(distances))
-    if distances[pick] < best:
-        result = (float(distances[pick]), points[query_rows[pick]], closest[pick])
-    return result
-
-
 class TargetSurface:
-    """A surface (or some of its vertices, e.g. one face) prepared for repeated closest-point queries."""
+    """A surface (or some of its vertices, e.g. one face) prepared for repeated closest-point queries.
 
-    def __init__(self, surface: Surface, vertex_rows: np.ndarray | None = None) -> None:
+    No k-d tree of its own: the searches run from its side, against the (small) query's tree.
+    """
+
+    def __init__(self, surface: Surface, vertex_rows: np.ndarray | None = None,
+                 whole: TargetSurface | None = None) -> None:
+        """``whole`` (the same surface prepared whole) saves measuring the triangles again for a part."""
         rows = np.arange(len(surface.vertices)) if vertex_rows is None else np.asarray(vertex_rows, dtype=int)
-        self.surface = surface if vertex_rows is None else surface.subset(rows)
-        self.rows = rows
+        longest_sq = whole.longest_sq if whole is not None else _longest_edges_sq(surface)
+        if vertex_rows is not None:
+            chosen = np.zeros(len(surface.vertices), dtype=bool)
+            chosen[rows] = True
+            kept = chosen[surface.triangles].all(axis=1)  # the triangles of these vertices alone
+            surface, longest_sq = Surface(surface.vertices, surface.triangles[kept]), longest_sq[kept]
+        self.surface, self.rows, self.longest_sq = surface, rows, longest_sq
         self.points = surface.vertices[rows]
-        self.tree = cKDTree(self.points) if len(rows) else None
-        self.incidence = Incidence(self.surface)
-        self.reach = _longest_edge(self.surface)
+        self.incidence = Incidence(surface)
+        self.reach = _triangle_reach(surface, longest_sq)
 
     @property
     def empty(self) -> bool:
-        return self.tree is None
+        return len(self.rows) == 0
 
 
-def closest_between(*, query: Surface, extra_points: np.ndarray | None, target: TargetSurface) -> Closest | None:
-    """Closest pair between ``query`` (its vertices and triangles, plus ``extra_points``) and ``target``."""
-    if target.empty:
+def _near_target_vertices(
+    points: np.ndarray, tree: cKDTree, target: TargetSurface, search: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(target vertex rows, distance to the nearest of ``points``) for the target vertices near
+    ``points``: every one within the smallest such distance + ``search``."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    radius = 4.0 + search  # most margins are a few mm: one pass; otherwise grown until it holds
+    while True:
+        rows = np.flatnonzero(((target.points >= low - radius) & (target.points <= high + radius)).all(axis=1))
+        nearest, _ = tree.query(target.points[rows], k=1, distance_upper_bound=radius)
+        best = float(nearest.min()) if len(rows) else np.inf
+        if best + search <= radius:
+            keep = nearest <= best + search
+            return rows[keep], nearest[keep]
+        radius = best + search if np.isfinite(best) else radius * 4.0
+
+
+def _refine(
+    points: np.ndarray, surface: Surface, incidence: Incidence, point_rows: np.ndarray, vertex_rows: np.ndarray,
+) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """Exact (distance, point, surface point) over the triangles of ``surface`` touching each
+    (point row, surface vertex row) pair."""
+    query_rows, triangle_rows = incidence.pairs(point_rows, vertex_rows)
+    if len(triangle_rows) == 0:
         return None
-    points = query.vertices if extra_points is None else np.vstack([query.vertices, extra_points])
-    forward = _one_way(points, target.surface, target.tree, target.rows, target.incidence, target.reach)
-    if forward is None:
+    corners = surface.vertices[surface.triangles[triangle_rows]]
+    closest = closest_on_triangles(points[query_rows], corners[:, 0], corners[:, 1], corners[:, 2])
+    distances = np.sqrt(((closest - points[query_rows]) ** 2).sum(-1))
+    pick = int(np.argmin(distances))
+    return float(distances[pick]), points[query_rows[pick]], closest[pick]
+
+
+class QuerySurface:
+    """A query surface (plus extra points) with its k-d tree and reach, built once for several targets."""
+
+    def __init__(self, surface: Surface, extra_points: np.ndarray | None = None) -> None:
+        self.surface = surface
+        self.points = surface.vertices if extra_points is None else np.vstack([surface.vertices, extra_points])
+        self.tree = cKDTree(self.points) if len(self.points) else None
+        self.reach = _triangle_reach(surface) + 1e-9
+        self._incidence: Incidence | None = None
+
+    @property
+    def incidence(self) -> Incidence:
+        if self._incidence is None:
+            self._incidence = Incidence(self.surface)
+        return self._incidence
+
+
+def closest_between(
+    *, query: Surface | QuerySurface, extra_points: np.ndarray | None, target: TargetSurface,
+) -> Closest | None:
+    """Closest pair between ``query`` (its vertices and triangles, plus ``extra_points``) and ``target``.
+
+    A :class:`QuerySurface` (which holds its extra points) saves preparing the query again.
+    """
+    if not isinstance(query, QuerySurface):
+        query = QuerySurface(query, extra_points)
+    elif extra_points is not None:
+        raise ValueError("a prepared QuerySurface holds its extra points already")
+    points, tree, surface = query.points, query.tree, query.surface
+    if target.empty or tree is None:
         return None
-    best = Closest(forward[0], np.asarray(forward[1]), np.asarray(forward[2]))
-    if len(query.triangles):
-        # Only target vertices within the best distance so far of the query's box can do better.
-        low, high = query.vertices.min(axis=0) - best.distance_mm, query.vertices.max(axis=0) + best.distance_mm
-        close = np.flatnonzero(((target.points >= low) & (target.points <= high)).all(axis=1))
-        rows = np.arange(len(query.vertices))
-        backward = _one_way(target.points[close], query, cKDTree(query.vertices), rows, Incidence(query))
-        if backward is not None and backward[0] < best.distance_mm:
-            best = Closest(backward[0], np.asarray(backward[2]), np.asarray(backward[1]))
+    target_reach = target.reach + 1e-9
+    search = max(target_reach, query.reach)
+    rows, nearest = _near_target_vertices(points, tree, target, search)
+    # Every (target vertex, query point) pair within the best vertex distance + the reach: the
+    # closest point's triangle (on either surface) has a vertex in one of these pairs.
+    near = tree.query_ball_point(target.points[rows], r=float(nearest.min()) + search, return_sorted=False)
+    lengths = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
+    pair_points = np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64, count=int(lengths.sum()))
+    pair_targets = np.repeat(rows, lengths)
+    gaps = np.sqrt(((points[pair_points] - target.points[pair_targets]) ** 2).sum(-1))
+    top = int(np.argmin(gaps))
+    best = Closest(float(gaps[top]), points[pair_points[top]], target.points[pair_targets[top]])
+    of_query_vertex = pair_points < len(surface.vertices)  # (not an extra point: they have no triangles)
+    # The triangles around the closest vertex pair first: their exact distance (at most the vertex
+    # distance) narrows the pairs worth refining to those within it + the reach.
+    for chosen in (np.array([top]), None):
+        forward = chosen if chosen is not None else np.flatnonzero(gaps <= best.distance_mm + target_reach)
+        backward = (chosen[of_query_vertex[chosen]] if chosen is not None
+                    else np.flatnonzero((gaps <= best.distance_mm + query.reach) & of_query_vertex))
+        if len(target.surface.triangles):
+            found = _refine(points, target.surface, target.incidence, pair_points[forward],
+                            target.rows[pair_targets[forward]])
+            if found is not None and found[0] < best.distance_mm:
+                best = Closest(*found)
+        if len(surface.triangles) and len(backward):
+            # Backward: target vertices to the query's triangles (a target vertex facing a query triangle).
+            found = _refine(target.points, surface, query.incidence, pair_targets[backward], pair_points[backward])
+            if found is not None and found[0] < best.distance_mm:
+                best = Closest(found[0], found[2], found[1])
     return best

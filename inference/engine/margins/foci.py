@@ -22,20 +22,28 @@ def find_foci(
     *, field: np.ndarray, level: float, voxel_mm3: float, min_focus_volume_mm3: float
 ) -> tuple[np.ndarray, list[Focus]]:
     """(labels, kept foci): every focus of at least ``min_focus_volume_mm3``; labels of dropped ones are 0."""
-    labels, count = ndimage.label(field > level, structure=FULL_CONNECTIVITY)
-    if count == 0:
+    above = field > level
+    labels = np.zeros(field.shape, dtype=np.int32)
+    window = bounding_box(above)
+    if window is None:
         return labels, []
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    # Label only the box around the tumour (a few percent of the specimen's crop), then place it.
+    local, count = ndimage.label(above[window], structure=FULL_CONNECTIVITY)
+    sizes = np.bincount(local.ravel(), minlength=count + 1)
     keep = sizes * voxel_mm3 >= min_focus_volume_mm3 - 1e-9
     keep[0] = False
-    labels = np.where(keep[labels], labels, 0)
+    local = np.where(keep[local], local, 0).astype(np.int32, copy=False)
+    labels[window] = local
     kept = np.flatnonzero(keep)
     # Centroids from the tumour voxels only (a few thousand), not a pass over the whole array per label.
-    where = np.nonzero(labels)
-    owner = labels[where]
-    centroids = np.stack([np.bincount(owner, weights=axis, minlength=count + 1) for axis in where], axis=1)
+    where = np.nonzero(local)
+    owner = local[where]
+    offset = [w.start for w in window]
+    centroids = np.stack([np.bincount(owner, weights=axis + o, minlength=count + 1)
+                          for axis, o in zip(where, offset, strict=True)], axis=1)
     centroids = centroids[kept] / sizes[kept, None]
-    boxes = ndimage.find_objects(labels)
+    boxes = [None if b is None else tuple(slice(part.start + o, part.stop + o) for part, o in zip(b, offset, strict=True))
+             for b in ndimage.find_objects(local)]
     foci = [
         Focus(
             label=int(label),
@@ -46,6 +54,18 @@ def find_foci(
         for label, centroid in zip(kept, centroids, strict=True)
     ]
     return labels, foci
+
+
+def bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """The smallest box holding every True voxel of ``mask`` (None if there is none)."""
+    box = []
+    for axis in range(mask.ndim):
+        others = tuple(a for a in range(mask.ndim) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=others))
+        if len(hit) == 0:
+            return None
+        box.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    return tuple(box)
 
 
 def focus_field(

@@ -21,10 +21,19 @@ from skimage.measure import find_contours
 
 def _segments(field_2d: np.ndarray, level: float, spacing_2d: np.ndarray) -> np.ndarray:
     """(S, 2, 2) contour segments in mm of the slice (rows, columns), closed by a zero border."""
-    padded = np.pad(np.asarray(field_2d, dtype=np.float32), 1)
+    field_2d = np.asarray(field_2d, dtype=np.float32)
+    reaching = field_2d >= level
+    rows, columns = np.flatnonzero(reaching.any(axis=1)), np.flatnonzero(reaching.any(axis=0))
+    if len(rows) == 0:
+        return np.zeros((0, 2, 2))
+    # Trace only the box around what reaches the level (plus one pixel, where the crossings end):
+    # the contours, and the order they are found in, are those of the whole slice.
+    top, left = max(int(rows[0]) - 1, 0), max(int(columns[0]) - 1, 0)
+    padded = np.pad(field_2d[top:int(rows[-1]) + 2, left:int(columns[-1]) + 2], 1)
     if not (padded.max() > level > padded.min()):
         return np.zeros((0, 2, 2))
-    lines = [line - 1.0 for line in find_contours(padded, level) if len(line) > 1]
+    origin = np.array([top - 1.0, left - 1.0])
+    lines = [line + origin for line in find_contours(padded, level) if len(line) > 1]
     if not lines:
         return np.zeros((0, 2, 2))
     return np.concatenate([np.stack([line[:-1], line[1:]], axis=1) for line in lines]) * spacing_2d

@@ -30,12 +30,6 @@ class Surface:
     def empty(self) -> bool:
         return len(self.vertices) == 0
 
-    def subset(self, vertex_rows: np.ndarray) -> Surface:
-        """The triangles whose three vertices are all in ``vertex_rows`` (vertex numbering kept)."""
-        keep = np.zeros(len(self.vertices), dtype=bool)
-        keep[vertex_rows] = True
-        return Surface(self.vertices, self.triangles[keep[self.triangles].all(axis=1)])
-
 
 EMPTY = Surface(np.zeros((0, 3)), np.zeros((0, 3), dtype=int))
 
