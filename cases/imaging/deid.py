@@ -29,7 +29,7 @@ from functools import lru_cache
 from pydicom import config
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset
+from pydicom.dataset import PIXEL_KEYWORDS, Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag
@@ -190,11 +190,12 @@ class _Memo:
         self.elements: dict[tuple[int, str, bytes], tuple[str, object] | None] = {}
         self.uids: dict[str, str] = {}
         self.constants: dict[tuple[int, str], DataElement] = {}  # (tag, VR) -> the element every header gets
+        self.untouched: set[int] = set()  # public tags _plan leaves as they are
 
     def put_constant(self, dataset: Dataset, tag: int, vr: str, value: object, *, constant: bool = False) -> None:
         """``_put`` of a value that every header of the batch gets: the element is built once and shared
         (nothing changes these elements in place; re-identification replaces them)."""
-        existing = dataset.get_item(tag)
+        existing = dataset._dict.get(tag)  # only its VR is read: no need for get_item's key conversion
         if existing is not None and existing.VR and existing.VR != "UN":
             vr = existing.VR
         element = self.constants.get((tag, vr))
@@ -202,7 +203,10 @@ class _Memo:
             scratch = Dataset()
             _put(scratch, tag, vr, value, constant=constant)
             element = self.constants[(tag, vr)] = scratch[tag]
-        dataset[tag] = element
+        if element.VR == "SQ" or element.tag.is_private or element.tag in PIXEL_KEYWORDS:
+            dataset[tag] = element  # pydicom's bookkeeping for sequences, private blocks and pixels
+        else:
+            dataset._dict[element.tag] = element  # all that Dataset.__setitem__ does for this element
 
     def remap(self, uid: str, secret: str) -> str:
         new = self.uids.get(uid)
@@ -267,7 +271,12 @@ def _clean(
     memo: _Memo | None = None,
 ) -> None:
     """Apply the profile in place, recursing into sequences."""
-    for tag in list(dataset.keys()):
+    tags = list(dataset.keys())
+    if memo is not None:
+        # Drop the tags the profile leaves alone in every header of the batch (the options are fixed per
+        # batch); as plain ints, since comparing pydicom tags calls Python code.
+        tags = [tag for tag in tags if int(tag) not in memo.untouched]
+    for tag in tags:
         if tag.is_private:
             if not options.keep_private and not _safe_private(dataset, tag):
                 del dataset[tag]
@@ -275,6 +284,8 @@ def _clean(
         # Decide from the dictionary first: most elements need no action and stay unparsed (fast).
         action, keyword, vr, untouched = _plan(int(tag), options.clean_descriptors, options.retain_characteristics)
         if untouched:
+            if memo is not None:
+                memo.untouched.add(int(tag))
             continue
         if action == "X":
             del dataset[tag]

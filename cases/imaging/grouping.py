@@ -13,6 +13,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pydicom.multival import MultiValue
+
 from .errors import PairingError
 from .reading import DicomFile, header_text, raw_element
 
@@ -91,16 +93,21 @@ def group_series(*, files: Sequence[DicomFile]) -> list[Series]:
 
 
 def _raw_key(header, *keywords: str) -> tuple | None:
-    """The file bytes of ``keywords`` (with the character set), or None when one was already converted."""
+    """The file bytes of ``keywords`` and the character set, or None when one of ``keywords`` was converted."""
     key = []
     for keyword in (*keywords, "SpecificCharacterSet"):
         if keyword not in header:
             key.append(None)
             continue
         raw = raw_element(header, keyword)
-        if raw is None:
+        if raw is not None:
+            key.append(raw.value)
+        elif keyword == "SpecificCharacterSet":
+            # pydicom converts the character set while reading: its (plain) value is the key then.
+            value = header["SpecificCharacterSet"].value
+            key.append(tuple(value) if isinstance(value, MultiValue) else value)
+        else:
             return None
-        key.append(raw.value)
     return tuple(key)
 
 

@@ -38,6 +38,7 @@ DICOM_SUFFIXES = (".dcm", ".dicom")
 _SEQUENCE_DELIMITER_LE = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _SEQUENCE_DELIMITER_BE = b"\xff\xfe\xe0\xdd\x00\x00\x00\x00"
 _UNDEFINED = 0xFFFFFFFF
+_PIXEL_HEAD_BYTES = 12  # an explicit-VR OB/OW element header (an implicit one is 8)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class DicomFile:
     # Where the element after the header starts (normally PixelData), when the header read could tell;
     # lets read_stored_pixels fetch uncompressed pixels without parsing the file a second time.
     pixel_offset: int | None = None
+    # The first bytes at pixel_offset (the PixelData element header), read while the file was open for the
+    # header, so that validation need not open the file again to check the PixelData length.
+    pixel_head: bytes | None = None
 
 
 @dataclass
@@ -241,9 +245,16 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
             if not claims:
                 return None
             raise _truncated(candidate.name, str(exc)[:200]) from exc
-    # Check before touching any element: reading a value converts it and loses the raw length.
+        # Before touching any element: reading a value converts it and loses the raw length.
+        pixel_offset = _next_element_offset(header, size=candidate.size)
+        pixel_head = None
+        if pixel_offset is not None:
+            try:
+                handle.seek(pixel_offset)
+                pixel_head = handle.read(_PIXEL_HEAD_BYTES)
+            except OSError:
+                pixel_head = None  # validation reads it again and reports
     end = _header_end(header, size=candidate.size) if claims else "more"
-    pixel_offset = _next_element_offset(header, size=candidate.size)
     if end == "short":
         raise _truncated(candidate.name, "the file ends inside its header")
     meta = header.get("file_meta")
@@ -263,6 +274,7 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
         header=header,
         missing=tuple(missing),
         pixel_offset=pixel_offset,
+        pixel_head=pixel_head,
     )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from .errors import GeometryError, UnsupportedError
@@ -27,7 +28,7 @@ from .validation import (
     check_slice_count,
     check_slice_spacing,
     check_volume_size,
-    validate_image_header,
+    validate_series_headers,
 )
 from .volume import Grid, Volume
 
@@ -36,6 +37,7 @@ SPACING_RELATIVE_TOLERANCE = 0.01  # 1 % of the slice spacing ...
 SPACING_ABSOLUTE_TOLERANCE = 0.01  # ... or 0.01 mm, whichever is larger
 PIXEL_SPACING_TOLERANCE = 1e-4  # mm
 _MODALITY_LUT_TAG = tag_for_keyword("ModalityLUTSequence")
+_IN_PLANE_TAGS = tuple(tag_for_keyword(k) for k in ("ImageOrientationPatient", "PixelSpacing", "Rows", "Columns"))
 
 
 @dataclass
@@ -68,6 +70,23 @@ def _floats(header: Dataset, keyword: str, count: int, *, name: str, label: str)
             file=name,
         )
     return array
+
+
+def _same_stored(header: Dataset, reference: dict[int, object]) -> bool:
+    """Does ``header`` hold the ``reference`` elements unconverted, with the same bytes and encoding?"""
+    for tag, theirs in reference.items():
+        mine = header._dict.get(tag)
+        if not (
+            isinstance(mine, RawDataElement)
+            and isinstance(theirs, RawDataElement)
+            and isinstance(mine.value, bytes)
+            and mine.value == theirs.value
+            and mine.VR == theirs.VR
+            and mine.is_little_endian == theirs.is_little_endian
+            and mine.is_implicit_VR == theirs.is_implicit_VR
+        ):
+            return False
+    return True
 
 
 def _us(header: Dataset, keyword: str) -> int:
@@ -142,8 +161,7 @@ def series_geometry(
     array is allocated for a header that lies.
     """
     warnings: list[str] = []
-    for dicom in files:
-        validate_image_header(dicom=dicom, limits=limits)
+    validate_series_headers(files=files, limits=limits)
     unique = _unique_instances(files, label=label, warnings=warnings)
     check_slice_count(count=len(unique), label=label, limits=limits)
     first = unique[0].header
@@ -153,12 +171,18 @@ def series_geometry(
             f"{label} is a multi-frame (enhanced) object with {frames} frames; export it as single-frame slices.",
             file=unique[0].name,
         )
+    # The first slice's elements as stored, taken before anything below converts them.
+    reference = {tag: first._dict.get(tag) for tag in _IN_PLANE_TAGS}
     iop = _floats(first, "ImageOrientationPatient", 6, name=unique[0].name, label=label)
     pixel_spacing = _floats(first, "PixelSpacing", 2, name=unique[0].name, label=label)
     shape_2d = (int(first.Rows), int(first.Columns))
     origins = np.empty((len(unique), 3))
     for index, dicom in enumerate(unique):
         header = dicom.header
+        if _same_stored(header, reference):
+            # Byte-identical orientation, spacing and size: the checks below would pass.
+            origins[index] = _floats(header, "ImagePositionPatient", 3, name=dicom.name, label=label)
+            continue
         other_iop = _floats(header, "ImageOrientationPatient", 6, name=dicom.name, label=label)
         if np.max(np.abs(other_iop - iop)) > ORIENTATION_TOLERANCE:
             raise GeometryError(

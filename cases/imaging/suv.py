@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from .dicomtime import combine, parse_date, parse_datetime, parse_time
@@ -108,13 +110,43 @@ def _philips_factor(headers: Sequence[Dataset], *, element: int) -> tuple[float 
     return present[0], varies
 
 
+_ACQUISITION_TAGS = tuple(
+    tag_for_keyword(k) for k in ("AcquisitionDateTime", "AcquisitionDate", "SeriesDate", "AcquisitionTime")
+)
+
+
+def _acquisition(header: Dataset) -> datetime | None:
+    return parse_datetime(value=header.get("AcquisitionDateTime")) or combine(
+        date_value=header.get("AcquisitionDate") or header.get("SeriesDate"),
+        time_value=header.get("AcquisitionTime"),
+    )
+
+
+def _stored_key(header: Dataset, tags: tuple[int, ...]) -> tuple | None:
+    """The elements' bytes as stored in the file (None for absent ones), or None once pydicom converted any."""
+    key = []
+    for tag in tags:
+        element = header._dict.get(tag)
+        if element is None:
+            key.append(None)
+        elif isinstance(element, RawDataElement) and isinstance(element.value, bytes):
+            key.append((element.VR, element.value))
+        else:
+            return None
+    return tuple(key)
+
+
 def _earliest_acquisition(headers: Sequence[Dataset]) -> datetime | None:
     moments = []
+    parsed: dict[tuple, datetime | None] = {}  # the slices repeat a few acquisition times: parse each once
     for header in headers:
-        moment = parse_datetime(value=header.get("AcquisitionDateTime")) or combine(
-            date_value=header.get("AcquisitionDate") or header.get("SeriesDate"),
-            time_value=header.get("AcquisitionTime"),
-        )
+        key = _stored_key(header, _ACQUISITION_TAGS)
+        if key is None:
+            moment = _acquisition(header)
+        elif key in parsed:
+            moment = parsed[key]
+        else:
+            moment = parsed[key] = _acquisition(header)
         if moment is not None:
             moments.append(moment)
     return min(moments) if moments else None

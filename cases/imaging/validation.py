@@ -10,11 +10,14 @@ uncompressed pixels, the 12 bytes of the PixelData element header) and raises an
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.uid import UID, ImplicitVRLittleEndian
 
 from .errors import DicomFileError, GeometryError, UnsupportedError
@@ -183,9 +186,12 @@ def _check_pixel_length(dicom: DicomFile, syntax: UID, expected: int) -> None:
     parsed_implicit = getattr(dicom.header, "original_encoding", (None, None))[0]
     implicit = bool(parsed_implicit) if parsed_implicit is not None else syntax.is_implicit_VR
     element_header = 8 if implicit else 12
-    with dicom.path.open("rb") as handle:
-        handle.seek(dicom.pixel_offset)
-        head = handle.read(element_header)
+    if dicom.pixel_head is not None:  # read with the header
+        head = dicom.pixel_head[:element_header]
+    else:
+        with dicom.path.open("rb") as handle:
+            handle.seek(dicom.pixel_offset)
+            head = handle.read(element_header)
     if len(head) < 8 or head[:4] != PIXEL_DATA_TAG_LE:
         return  # another element follows the header; pydicom's full read decides
     if implicit:
@@ -299,3 +305,106 @@ def check_volume_size(*, shape: tuple[int, ...], label: str, limits: Limits = DE
             f"the limit is {limits.max_voxels:,}.",
             code="too_large",
         )
+
+
+# Elements whose checks depend on nothing but their own stored bytes (and the file's encoding):
+# in a series they are normally byte-identical in every slice, so their checks run once per distinct value.
+_SHARED_KEYWORDS = (
+    "SOPClassUID",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "SliceThickness",
+    "Modality",
+    "SpecificCharacterSet",  # how text values decode when pydicom converts them
+)
+_SHARED_TAGS = tuple(tag_for_keyword(k) for k in _SHARED_KEYWORDS)
+_TRANSFER_SYNTAX_TAG = tag_for_keyword("TransferSyntaxUID")
+_MODALITY_LUT_TAG = tag_for_keyword("ModalityLUTSequence")
+_ABSENT = object()
+
+
+def _stored_bytes(dataset: Dataset, tag: int) -> object:
+    """What the checks of one element see, as a hashable key; None when pydicom already converted it."""
+    element = dataset._dict.get(tag)
+    if element is None:
+        return _ABSENT
+    if isinstance(element, RawDataElement):
+        if isinstance(element.value, bytes):
+            return (element.VR, element.value, element.is_little_endian, element.is_implicit_VR)
+        return None
+    # Converted already (pydicom converts the file meta and the character set while reading): the checks
+    # then read this value, so plain values of the same type and text pass or fail alike (same messages).
+    value = element.value
+    if isinstance(value, str | int | float | bytes):
+        return (element.VR, type(value), value if isinstance(value, bytes) else str(value))
+    if isinstance(value, MultiValue) and all(isinstance(v, str | int | float) for v in value):
+        return (element.VR, MultiValue, tuple((type(v), str(v)) for v in value))
+    return None
+
+
+def _shared_key(header: Dataset) -> tuple | None:
+    """The shared elements' stored bytes, or None when any of them cannot be compared as bytes."""
+    meta = getattr(header, "file_meta", None)
+    parts = [
+        _stored_bytes(meta, _TRANSFER_SYNTAX_TAG) if meta is not None else _ABSENT,
+        getattr(header, "original_encoding", None),
+        _MODALITY_LUT_TAG in header._dict,
+    ]
+    for tag in _SHARED_TAGS:
+        part = _stored_bytes(header, tag)
+        if part is None:
+            return None
+        parts.append(part)
+    if parts[0] is None:
+        return None
+    return tuple(parts)
+
+
+def _check_position(header: Dataset, name: str, limits: Limits) -> None:
+    # The ImagePositionPatient part of _check_geometry, in its order there.
+    if not _present(header, "ImagePositionPatient"):
+        raise GeometryError(
+            f"'{name}': ImagePositionPatient is missing; the slices cannot be placed in space.",
+            code="missing_geometry",
+            file=name,
+        )
+    values = _numbers(header, "ImagePositionPatient", name)
+    if len(values) != 3:
+        raise _refuse(name, "ImagePositionPatient", f"has {len(values)} values, not 3", code="invalid_geometry")
+    if any(abs(v) > limits.max_position_mm for v in values):
+        raise _refuse(name, "ImagePositionPatient", f"is {values}, beyond +/-1 km", code="invalid_geometry")
+
+
+def validate_series_headers(*, files: Sequence[DicomFile], limits: Limits = DEFAULT_LIMITS) -> None:
+    """:func:`validate_image_header` for every slice, with the same errors in the same order.
+
+    A slice whose shared elements (pixel module, orientation, pixel spacing...) hold the same bytes
+    as an already validated slice passes those checks again by construction, so only what differs
+    per slice is checked for it: the PixelData length, ImagePositionPatient and the rescale.
+    """
+    validated: dict[tuple, tuple[UID, int, str]] = {}
+    for dicom in files:
+        key = _shared_key(dicom.header)
+        known = validated.get(key) if key is not None else None
+        if known is None:
+            validate_image_header(dicom=dicom, limits=limits)
+            if key is not None:
+                header = dicom.header
+                syntax = _check_transfer_syntax(header, dicom.name)
+                rows, columns, frames, allocated = _check_pixel_module(header, dicom.name, limits)
+                modality = str(header_text(header, "Modality", "") or "").upper()
+                validated[key] = (syntax, rows * columns * frames * (allocated // 8), modality)
+            continue
+        syntax, expected, modality = known
+        _check_pixel_length(dicom, syntax, expected)
+        _check_position(dicom.header, dicom.name, limits)
+        _check_rescale(dicom.header, dicom.name, modality, limits)

@@ -3,7 +3,8 @@
 * uncompressed pixels read straight from the file == pydicom's ``pixel_array``;
 * numbers and UIDs parsed from the raw header bytes == pydicom's converted values;
 * separable resampling on axis-aligned grids == smoothing + ``affine_transform``;
-* de-identifying a whole series at once == one header at a time.
+* de-identifying a whole series at once == one header at a time;
+* validating a series (shared header values checked once) == validating every slice on its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydicom.uid import RLELossless
 
 from cases.imaging import resample as resample_module
 from cases.imaging.deid import deidentify_dataset, deidentify_datasets
+from cases.imaging.errors import IngestError
 from cases.imaging.files import CandidateFile
 from cases.imaging.reading import (
     _native_pixels,
@@ -33,7 +35,8 @@ from cases.imaging.reading import (
     read_stored_pixels,
 )
 from cases.imaging.resample import resample
-from cases.imaging.series import load_series
+from cases.imaging.series import load_series, series_geometry
+from cases.imaging.validation import validate_image_header, validate_series_headers
 from cases.imaging.volume import Grid, Volume
 
 from .dicom_factory import make_ct_series, make_pet_series, write_series
@@ -250,3 +253,58 @@ def test_series_deidentification_equals_one_by_one(tmp_path: Path, modality: str
         assert json.dumps(a.to_json_dict(), sort_keys=True) == json.dumps(b.to_json_dict(), sort_keys=True)
         assert a.file_meta == b.file_meta
         assert a == b
+
+
+# A defect in one later slice: each reaches a different check (shared element, per-slice element, rescale).
+_SLICE_DEFECTS = {
+    "spacing_zero": ("PixelSpacing", [0.0, 0.5]),
+    "spacing_other": ("PixelSpacing", [0.6, 0.5]),
+    "orientation_skewed": ("ImageOrientationPatient", [1.0, 0.0, 0.0, 0.5, 0.5, 0.0]),
+    "orientation_rotated": ("ImageOrientationPatient", [0.0, 1.0, 0.0, 1.0, 0.0, 0.0]),
+    "rows": ("Rows", 9),
+    "bits_stored": ("BitsStored", 17),
+    "photometric": ("PhotometricInterpretation", "RGB"),
+    "position_far": ("ImagePositionPatient", [0.0, 0.0, 2e6]),
+    "position_short": ("ImagePositionPatient", [0.0, 0.0]),
+    "slope_zero": ("RescaleSlope", 0),
+    "slope_several": ("RescaleSlope", [1, 2]),
+    "sop_class": ("SOPClassUID", "1.2.840.10008.5.1.4.1.1.4"),
+    "thickness": ("SliceThickness", 50.0),
+    "modality": ("Modality", "PT"),  # a CT slope of 0 passes under PT rules only if modality is read per slice
+}
+
+
+def _error(call) -> tuple[str, str, str] | None:
+    try:
+        call()
+    except IngestError as exc:
+        return type(exc).__name__, exc.code, str(exc)
+    return None
+
+
+@pytest.mark.parametrize("defect", sorted(_SLICE_DEFECTS))
+def test_series_validation_equals_slice_by_slice(tmp_path: Path, defect: str) -> None:
+    keyword, value = _SLICE_DEFECTS[defect]
+    datasets = make_ct_series(shape=(5, 8, 10), spacing=(1.0, 0.5, 0.5))
+    setattr(datasets[3], keyword, value)
+    if defect == "modality":
+        datasets[3].RescaleSlope = 0
+    paths = write_series(datasets, tmp_path)
+    # Separate header reads: checking a slice converts its elements, which the series path looks at.
+    one_by_one = read_headers(candidates=_candidates(paths)).files
+    errors = [_error(lambda file=file: validate_image_header(dicom=file)) for file in one_by_one]
+    # None for a slice that is valid on its own (a rotated one): series_geometry refuses that one.
+    expected = next((error for error in errors if error is not None), None)
+    files = read_headers(candidates=_candidates(paths)).files
+    assert _error(lambda: validate_series_headers(files=files)) == expected
+
+
+def test_series_geometry_still_compares_every_slice(tmp_path: Path) -> None:
+    # Within the header limits but different from the first slice: refused by the stack comparison.
+    datasets = make_ct_series(shape=(5, 8, 10), spacing=(1.0, 0.5, 0.5))
+    datasets[2].PixelSpacing = [0.5, 0.51]
+    files = read_headers(candidates=_candidates(write_series(datasets, tmp_path))).files
+    with pytest.raises(IngestError) as caught:
+        series_geometry(files=files, label="CT")
+    assert caught.value.code == "inconsistent_geometry"
+    assert "IM0002" in str(caught.value)
