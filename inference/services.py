@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from cases.imaging.timing import StageClock
+from cases.imaging.timing import StageClock, logged_stages
 from cases.models import Case, CaseVolume, SpecimenSurface
 from cases.selectors import case_volume
 from cases.services import SPECIMEN_QC_KEY, store_arrays
@@ -256,16 +256,13 @@ def resolve_device(requested: str) -> str:
 
 def inference_run_execute(*, run_id: int, device: str | None = None) -> str:
     """Run (or re-run after a worker death) one inference; safe to call twice for the same id."""
-    clock = StageClock(task="run_inference", object_id=run_id)
-    try:
+    with logged_stages(task="run_inference", object_id=run_id) as clock:
         clock.mark("claim")
         run = _claim(run_id)
         if run is None:
             return "nothing to do"
         with run_heartbeat(run_id=run.pk):  # the watchdog re-enqueues the run if these beats stop
             return _execute_claimed(run, device, clock)
-    finally:
-        clock.log()  # read back by bench_dicom for its stage breakdown
 
 
 def _execute_claimed(run: InferenceRun, device: str | None, clock: StageClock) -> str:

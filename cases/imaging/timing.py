@@ -60,6 +60,16 @@ class StageClock:
                     json.dumps({"task": self.task, "id": self.object_id, "stages": self.stages}))
 
 
+@contextmanager
+def logged_stages(*, task: str, object_id: int | None = None) -> Iterator[StageClock]:
+    """A task's StageClock, logged when the block ends however it ends (bench_dicom reads the line back)."""
+    clock = StageClock(task=task, object_id=object_id)
+    try:
+        yield clock
+    finally:
+        clock.log()
+
+
 def parse_stage_lines(lines: list[str]) -> list[dict]:
     """The records of every stage-timings line in a log (other lines are ignored)."""
     records = []

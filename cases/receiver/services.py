@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from cases.imaging.deid import remap_uid
-from cases.imaging.timing import StageClock
+from cases.imaging.timing import StageClock, logged_stages
 from cases.models import Case, IngestStage, ReceivedStudy
 from cases.receiver.store import StoredInstance, instance_counts
 from cases.services import case_import
@@ -163,11 +163,8 @@ def _finish_and_discard(received: ReceivedStudy, *, status: str, message: str, c
 
 def received_study_ingest(*, received_id: int) -> str:
     """Ingest a queued study once (safe to deliver twice); inference follows through ``cases.events``."""
-    clock = StageClock(task="ingest_received_study", object_id=received_id)
-    try:
+    with logged_stages(task="ingest_received_study", object_id=received_id) as clock:
         return _ingest_claimed(received_id, clock)
-    finally:
-        clock.log()  # read back by bench_dicom for its stage breakdown
 
 
 def _ingest_claimed(received_id: int, clock: StageClock) -> str:

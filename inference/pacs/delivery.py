@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from cases.imaging.timing import StageClock
+from cases.imaging.timing import StageClock, logged_stages
 from cases.models import Case
 from cases.reidentification import reidentification_load
 from inference.models import InferenceRun
@@ -112,11 +112,8 @@ def _documents(delivery: ResultDelivery, clock: StageClock):
 
 def delivery_execute(*, delivery_id: int) -> str:
     """One attempt: claim, build, C-STORE; then sent, queued again (backoff) or failed. Safe to run twice."""
-    clock = StageClock(task="deliver_results", object_id=delivery_id)
-    try:
+    with logged_stages(task="deliver_results", object_id=delivery_id) as clock:
         return _execute(delivery_id, clock)
-    finally:
-        clock.log()  # read back by bench_dicom for its stage breakdown
 
 
 def _execute(delivery_id: int, clock: StageClock) -> str:
