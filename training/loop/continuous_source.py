@@ -43,7 +43,7 @@ from cases.phantoms.continuous import WRAPPINGS
 from cases.phantoms.continuous.case import SCHEMA as GENERATOR_SCHEMA
 from inference.engine.config import PreprocessConfig
 from training.loop.data import TrainingCase
-from training.loop.sources import load_dicom_study
+from training.loop.sources import load_dicom_study, training_case_from_study
 from training.loop.validation import TrainingInputError
 
 LABEL_VERSION = "1"  # 1: min(tumour, specimen occupancy) >= 0.5 on the ingested working grid
@@ -199,20 +199,15 @@ def case_from_continuous(*, case_dir: Path, config: PreprocessConfig) -> Trainin
     with np.load(case_dir / LABELS) as labels:
         tumour, specimen = labels["tumour"], labels["specimen"]
     truth = json.loads((case_dir / "truth" / "truth.json").read_text())
-    return TrainingCase(
-        case_id=case_dir.name,
+    return training_case_from_study(
+        study=study,
+        case_dir=case_dir,
         patient_id=f"{case_dir.parent.name}/{case_dir.name}",  # every case is its own synthetic patient
         tumour_mask=tumour,
-        spacing=working.spacing,
-        ct_hu=study.ct_working.array.astype(np.float32, copy=False),
-        pet=study.pet_working.array.astype(np.float32, copy=False),
-        suv_factor=study.suv.factor,
         # The exact specimen, not the CT-derived one: slices are chosen and centred on the tissue,
         # never on a container wall.
         specimen_mask=specimen,
         truth_closest_margin_mm=float(truth["closest_margin_mm"]),
-        grid=working,
-        source=str(case_dir),
     )
 
 

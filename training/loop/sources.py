@@ -115,6 +115,31 @@ def load_dicom_study(*, case_dir: Path, config: PreprocessConfig, deid_secret: s
     return studies[0]
 
 
+def training_case_from_study(
+    *,
+    study,
+    case_dir: Path,
+    patient_id: str,
+    tumour_mask: np.ndarray,
+    specimen_mask: np.ndarray | None,
+    truth_closest_margin_mm: float | None,
+) -> TrainingCase:
+    """A TrainingCase from an ingested study (``load_dicom_study``) and labels on its working grid."""
+    return TrainingCase(
+        case_id=case_dir.name,
+        patient_id=patient_id,
+        tumour_mask=tumour_mask,
+        spacing=study.ct_working.grid.spacing,
+        ct_hu=study.ct_working.array.astype(np.float32, copy=False),
+        pet=study.pet_working.array.astype(np.float32, copy=False),
+        suv_factor=study.suv.factor,
+        specimen_mask=specimen_mask,
+        truth_closest_margin_mm=truth_closest_margin_mm,
+        grid=study.ct_working.grid,
+        source=str(case_dir),
+    )
+
+
 def _case_from_dicom(
     *,
     case_dir: Path,
@@ -147,19 +172,8 @@ def _case_from_dicom(
     )
     # Grouping key: an explicit id, else the given default, else the de-identified DICOM PatientID.
     patient = _first(info, PATIENT_KEYS) or default_patient or study.patient_key or case_dir.name
-    return TrainingCase(
-        case_id=case_dir.name,
-        patient_id=str(patient),
-        tumour_mask=tumour,
-        spacing=working.spacing,
-        ct_hu=study.ct_working.array.astype(np.float32, copy=False),
-        pet=study.pet_working.array.astype(np.float32, copy=False),
-        suv_factor=study.suv.factor,
-        specimen_mask=specimen,
-        truth_closest_margin_mm=_closest_margin(info),
-        grid=working,
-        source=str(case_dir),
-    )
+    return training_case_from_study(study=study, case_dir=case_dir, patient_id=str(patient), tumour_mask=tumour,
+                                    specimen_mask=specimen, truth_closest_margin_mm=_closest_margin(info))
 
 
 def _case_from_nifti(*, case_dir: Path, info: dict, config: PreprocessConfig) -> TrainingCase:
