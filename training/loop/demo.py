@@ -94,6 +94,11 @@ class DemoTraining:
             ),
         )
 
+    def continuous_batch(self) -> dict:
+        """Which continuous phantoms train the model: generating and reading them back name the same batch."""
+        return {"n": self.continuous_train_cases, "seed": self.continuous_seed,
+                "wrappings": self.continuous_wrappings, "size": self.phantom_size}
+
     def train_kwargs(self) -> dict:
         """Keyword arguments of ``train_ensemble`` (besides cases, test cases, device and out_dir)."""
         return {
@@ -166,12 +171,9 @@ def generate_demo_data(
     if settings.continuous_train_cases:
         ensure_continuous_cases(
             path=continuous,
-            n=settings.continuous_train_cases,
-            seed=settings.continuous_seed,
-            wrappings=settings.continuous_wrappings,
-            size=settings.phantom_size,
             working_spacing_mm=settings.working_spacing_mm,
             progress=_span(progress, 0.5, 1.0),
+            **settings.continuous_batch(),
         )
     return train, test, continuous
 
@@ -199,14 +201,8 @@ def run_demo(
     report(0.0, "reading the training phantoms")
     train_cases = cases_from_phantoms(path=train_dir, config=config.preprocess)
     if settings.continuous_train_cases:
-        train_cases += cases_from_continuous(
-            path=continuous_dir,
-            n=settings.continuous_train_cases,
-            seed=settings.continuous_seed,
-            wrappings=settings.continuous_wrappings,
-            size=settings.phantom_size,
-            config=config.preprocess,
-        )
+        train_cases += cases_from_continuous(path=continuous_dir, config=config.preprocess,
+                                             **settings.continuous_batch())
     report(0.7, "reading the test phantoms")
     test_cases = cases_from_phantoms(path=test_dir, config=config.preprocess)
     loaded = time.perf_counter()
