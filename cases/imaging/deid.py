@@ -183,11 +183,13 @@ class _Memo:
     """What de-identifying earlier headers of the same batch already worked out.
 
     ``elements``: (tag, VR as the file wrote it, raw value bytes) -> the new element's (VR, value),
-    or None for "unchanged"; within one batch the rules depend only on those. ``uids``: remapped UIDs.
+    or None for "unchanged" (the element itself when its value is immutable); within one batch the rules
+    depend only on those. ``uids``: remapped UIDs.
     """
 
     def __init__(self) -> None:
-        self.elements: dict[tuple[int, str, bytes], tuple[str, object] | None] = {}
+        # An element with an immutable value is kept whole, to be shared by every header that gets it.
+        self.elements: dict[tuple[int, str, bytes], DataElement | tuple[str, object] | None] = {}
         self.uids: dict[str, str] = {}
         self.constants: dict[tuple[int, str], DataElement] = {}  # (tag, VR) -> the element every header gets
         self.untouched: set[int] = set()  # public tags _plan leaves as they are
@@ -297,14 +299,17 @@ def _clean(
             continue
         key = None
         if memo is not None and vr != "SQ":
-            raw = dataset.get_item(tag)
+            raw = dataset._dict.get(tag)  # ``tag`` is the dict's own key: no conversion, an identity hit
             if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes):
                 key = (int(tag), raw.VR or "", raw.value)
                 if key in memo.elements:
                     done = memo.elements[key]
-                    if done is not None:
+                    if isinstance(done, DataElement):
+                        # An immutable value (UID, date, emptied name): the element is shared, as put_constant
+                        # does, and stored as Dataset.__setitem__ would store a public non-pixel element.
+                        dataset._dict[tag] = done
+                    elif done is not None:
                         new_vr, value = done
-                        # Plain str values (UIDs, dates, emptied names) are immutable and can be shared.
                         dataset[tag] = DataElement(
                             tag,
                             new_vr,
@@ -334,10 +339,12 @@ def _clean(
                 element.value = shift(value=str(element.value), days=days)
         if key is not None:
             value = element.value
-            unchanged = value is before and not changed
-            memo.elements[key] = (
-                None if unchanged else (element.VR, list(value) if isinstance(value, MultiValue) else value)
-            )
+            if value is before and not changed:
+                memo.elements[key] = None
+            elif isinstance(value, str | int | float | None) and element.VR != "SQ" and tag not in PIXEL_KEYWORDS:
+                memo.elements[key] = element
+            else:
+                memo.elements[key] = (element.VR, list(value) if isinstance(value, MultiValue) else value)
 
 
 def _deidentify(

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .errors import UnsafeZipError, UploadError
 
@@ -32,6 +32,7 @@ DEFAULT_MAX_TOTAL_BYTES = 8 * 1024**3  # a large micro-CT at 0.1 mm is a few GB 
 DEFAULT_MAX_RATIO = 200.0  # DICOM with lots of air compresses well, but not 200:1
 RATIO_MIN_BYTES = 1024**2  # tiny members may compress absurdly well and harm no one
 _CHUNK = 1024**2
+ZIP_MAGIC = b"PK\x03\x04"  # a zip's local file header
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class CollectedFiles:
 
 def is_junk(*, relative: str) -> bool:
     """True for OS litter we skip without a warning (``.DS_Store``, ``._x``, ``__MACOSX/``, DICOMDIR)."""
-    parts = PurePosixPath(relative.replace("\\", "/")).parts
+    parts = [part for part in relative.replace("\\", "/").split("/") if part not in ("", ".")]
     if not parts:
         return True
     base = parts[-1]
@@ -70,7 +71,7 @@ def is_zip(*, path: Path) -> bool:
         return True
     try:
         with path.open("rb") as handle:
-            return handle.read(4) == b"PK\x03\x04"
+            return handle.read(4) == ZIP_MAGIC
     except OSError:
         return False
 
@@ -113,25 +114,25 @@ def collect_files(
 def _walk_folder(*, root: Path) -> CollectedFiles:
     collected = CollectedFiles(files=[])
     # followlinks=False and skipping symlinked files: an upload folder never needs links, and a
-    # link could point anywhere on the server.
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    # link could point anywhere on the server. Archives inside the folder are told apart from
+    # DICOM when the headers are read (reading.read_headers), which opens every file anyway.
+    base = str(root)
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d.lower() not in JUNK_DIRS)
+        folder = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        prefix = "" if folder == "." else folder + "/"
         for filename in sorted(filenames):
-            full = Path(dirpath) / filename
-            relative = full.relative_to(root).as_posix()
+            relative = prefix + filename
             if is_junk(relative=relative):
                 continue
-            info = full.lstat()
+            full = os.path.join(dirpath, filename)
+            info = os.lstat(full)
             if stat.S_ISLNK(info.st_mode):
                 collected.warnings.append("Skipped a symbolic link.")  # no names: readers see warnings
                 continue
             if not stat.S_ISREG(info.st_mode):
                 continue
-            if is_zip(path=full):
-                # Nested archives are not expanded: say so instead of silently ignoring data.
-                collected.warnings.append("Skipped an archive inside the upload; upload it on its own.")
-                continue
-            collected.files.append(CandidateFile(path=full, name=relative, size=info.st_size))
+            collected.files.append(CandidateFile(path=Path(full), name=relative, size=info.st_size))
     return collected
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pydicom.multival import MultiValue
 
 from .errors import PairingError
-from .reading import DicomFile, header_text, raw_element
+from .reading import DicomFile, has_element, header_text, raw_element
 
 CT_MODALITY = "CT"
 PET_MODALITY = "PT"
@@ -46,7 +47,7 @@ class Series:
     def frame_of_reference_uid(self) -> str | None:
         return self.first.header.get("FrameOfReferenceUID")
 
-    @property
+    @cached_property
     def n_slices(self) -> int:
         return len({header_text(f.header, "SOPInstanceUID") for f in self.files})
 
@@ -96,7 +97,7 @@ def _raw_key(header, *keywords: str) -> tuple | None:
     """The file bytes of ``keywords`` and the character set, or None when one of ``keywords`` was converted."""
     key = []
     for keyword in (*keywords, "SpecificCharacterSet"):
-        if keyword not in header:
+        if not has_element(header, keyword):
             key.append(None)
             continue
         raw = raw_element(header, keyword)

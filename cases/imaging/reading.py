@@ -14,8 +14,10 @@ normal); an upload with no DICOM at all is an error. A file that claims to be DI
 
 from __future__ import annotations
 
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +31,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .errors import DicomFileError, UploadError
-from .files import CandidateFile
+from .files import ZIP_MAGIC, CandidateFile, is_zip
 
 REQUIRED_IMAGE_KEYWORDS = ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality")
 MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"  # DICOMDIR
@@ -73,11 +75,17 @@ def _looks_like_raw_dataset(prefix: bytes) -> bool:
     return len(prefix) >= 8 and prefix[:2] in (b"\x02\x00", b"\x08\x00")
 
 
-def _header_end(dataset: Dataset, *, size: int) -> str:
-    """Where a header read stopped: "short" (inside an element), "eof" (exactly at the end), "more"."""
-    if len(dataset) == 0:
+def _last_element(dataset: Dataset):
+    """The element with the highest tag (the last one a header read parsed), as stored; None if empty."""
+    stored = dataset._dict
+    return stored[max(stored, key=int)] if stored else None
+
+
+def _header_end(raw, *, size: int) -> str:
+    """Where a header read whose last element is ``raw`` stopped: "short" (inside an element), "eof"
+    (exactly at the end), "more"."""
+    if raw is None:
         return "short"
-    raw = dataset.get_item(max(dataset.keys(), key=int))
     if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
         return "more"  # cannot tell; the full read in read_pixels checks again
     if raw.value is None or len(raw.value) < raw.length:
@@ -105,11 +113,10 @@ def _ends_cleanly(*, dataset: Dataset, path: Path, size: int) -> bool:
     return raw.value_tell + raw.length == size
 
 
-def _next_element_offset(dataset: Dataset, *, size: int) -> int | None:
-    """File offset just past the last element of a ``stop_before_pixels`` read, if known exactly."""
-    if len(dataset) == 0:
+def _next_element_offset(raw, *, size: int) -> int | None:
+    """File offset just past ``raw``, the last element of a ``stop_before_pixels`` read, if known exactly."""
+    if raw is None:
         return None
-    raw = dataset.get_item(max(dataset.keys(), key=int))
     if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
         return None
     if raw.value is None or len(raw.value) < raw.length:
@@ -146,6 +153,11 @@ def raw_element(header: Dataset, keyword: str) -> RawDataElement | None:
     if isinstance(element, RawDataElement) and isinstance(element.value, bytes):
         return element
     return None
+
+
+def has_element(header: Dataset, keyword: str) -> bool:
+    """``keyword in header`` without converting the keyword to a tag on every call."""
+    return _stored_element(header, _tag(keyword)) is not None
 
 
 def raw_us(header: Dataset, keyword: str) -> int | None:
@@ -206,6 +218,28 @@ def header_int(header: Dataset, keyword: str) -> int:
     return fast if fast is not None else int(getattr(header, keyword))
 
 
+_QUIET = threading.local()
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """pydicom warns about many harmless vendor quirks: silence them (nested uses enter it once)."""
+    if getattr(_QUIET, "depth", 0):
+        _QUIET.depth += 1
+        try:
+            yield
+        finally:
+            _QUIET.depth -= 1
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _QUIET.depth = 1
+        try:
+            yield
+        finally:
+            _QUIET.depth = 0
+
+
 def _truncated(name: str, detail: str = "") -> DicomFileError:
     extra = f" ({detail})" if detail else ""
     return DicomFileError(
@@ -231,6 +265,8 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
                 f"Could not read '{candidate.name}': {exc}.", code="truncated", file=candidate.name
             ) from exc
         claims = _claims_dicom(prefix)
+        if prefix[:4] == ZIP_MAGIC:
+            return None  # an archive inside a folder upload: read_headers says so
         if not claims and not _looks_like_raw_dataset(prefix):
             if candidate.name.lower().endswith(DICOM_SUFFIXES):
                 # Named as DICOM but cut before its 'DICM' marker: a damaged image, not a README to skip.
@@ -238,15 +274,15 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
             return None
         try:
             handle.seek(0)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # pydicom warns about many harmless vendor quirks
+            with _quiet():
                 header = pydicom.dcmread(handle, stop_before_pixels=True, force=not claims)
         except Exception as exc:  # pydicom raises many types on corrupt input
             if not claims:
                 return None
             raise _truncated(candidate.name, str(exc)[:200]) from exc
         # Before touching any element: reading a value converts it and loses the raw length.
-        pixel_offset = _next_element_offset(header, size=candidate.size)
+        last = _last_element(header)
+        pixel_offset = _next_element_offset(last, size=candidate.size)
         pixel_head = None
         if pixel_offset is not None:
             try:
@@ -254,7 +290,7 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
                 pixel_head = handle.read(_PIXEL_HEAD_BYTES)
             except OSError:
                 pixel_head = None  # validation reads it again and reports
-    end = _header_end(header, size=candidate.size) if claims else "more"
+    end = _header_end(last, size=candidate.size) if claims else "more"
     if end == "short":
         raise _truncated(candidate.name, "the file ends inside its header")
     meta = header.get("file_meta")
@@ -290,15 +326,27 @@ def read_headers(*, candidates: Sequence[CandidateFile]) -> ReadResult:
     result = ReadResult(files=[])
     not_dicom: list[str] = []
     not_images: list[str] = []
-    for candidate in candidates:
-        dicom = read_header(candidate=candidate)
-        if dicom is None:
+    archives = 0
+    with _quiet():  # once for all files: entering it per file costs more than some headers' parse
+        read = [read_header(candidate=candidate) for candidate in candidates]
+    for candidate, dicom in zip(candidates, read, strict=True):
+        if dicom is None and is_zip(path=candidate.path):  # the rare path: a second look at a skipped file
+            archives += 1
+        elif dicom is None:
             not_dicom.append(candidate.name)
         elif dicom.missing:
             not_images.append(candidate.name)
         else:
             result.files.append(dicom)
+    if archives:
+        # Nested archives are not expanded: say so instead of silently ignoring data.
+        result.warnings.append("Skipped an archive inside the upload; upload it on its own.")
     if not result.files:
+        if archives and not not_dicom and not not_images:
+            raise UploadError(
+                "The upload holds only archives inside a folder; upload each archive on its own.",
+                code="not_dicom",
+            )
         if len(candidates) == 1:
             raise UploadError(
                 f"'{candidates[0].name}' is not a DICOM file (no DICM header).",
@@ -373,18 +421,27 @@ _NUMBER_OF_FRAMES = tag_for_keyword("NumberOfFrames")
 _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 
 
-def _native_pixels(file: DicomFile) -> np.ndarray | None:
-    """Pixels of an uncompressed little-endian single-frame grey image read straight from the file.
+@dataclass(frozen=True)
+class _NativeLayout:
+    """How an uncompressed little-endian single-frame grey image lies in its file (from the header alone)."""
 
-    Only when the header read stopped exactly before PixelData, PixelData is the last element and
-    ends at the end of the file, and the image is one plain frame; anything else (compressed,
-    big-endian, multi-frame, colour, trailing elements, a short or odd file) returns None so the
-    caller takes the full pydicom read with its checks and error messages. The result equals
-    ``dataset.pixel_array`` for such files (unused high bits are corrected the same way).
-    """
-    header = file.header
-    if file.pixel_offset is None:
-        return None
+    implicit: bool
+    rows: int
+    columns: int
+    dtype: np.dtype
+    shift: int  # unused high bits (BitsAllocated - BitsStored)
+
+    @property
+    def expected(self) -> int:
+        return self.rows * self.columns * self.dtype.itemsize
+
+
+_LAYOUT_TAGS = (*_PIXEL_MODULE_TAGS, _NUMBER_OF_FRAMES)
+_TRANSFER_SYNTAX_TAG = tag_for_keyword("TransferSyntaxUID")
+
+
+def _native_layout(header: Dataset) -> _NativeLayout | None:
+    """The layout of a plain native image, or None for anything else (compressed, big endian, colour...)."""
     meta = header.get("file_meta")
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
     if syntax is not None and syntax not in _NATIVE_LITTLE_ENDIAN:
@@ -393,8 +450,7 @@ def _native_pixels(file: DicomFile) -> np.ndarray | None:
     encoding = getattr(header, "original_encoding", (None, None))
     if encoding[1] is not True or encoding[0] is None:
         return None
-    implicit = bool(encoding[0])
-    if any(tag not in header for tag in _PIXEL_MODULE_TAGS):
+    if any(tag not in header._dict for tag in _PIXEL_MODULE_TAGS):
         return None  # pydicom refuses such a file; let it say why
     try:
         rows, columns = header_int(header, "Rows"), header_int(header, "Columns")
@@ -402,7 +458,7 @@ def _native_pixels(file: DicomFile) -> np.ndarray | None:
         bits_stored = header_int(header, "BitsStored")
         representation = header_int(header, "PixelRepresentation")
         samples = header_int(header, "SamplesPerPixel")
-        frames = int(header.get("NumberOfFrames", 1) or 1) if _NUMBER_OF_FRAMES in header else 1
+        frames = int(header.get("NumberOfFrames", 1) or 1) if _NUMBER_OF_FRAMES in header._dict else 1
     except (AttributeError, TypeError, ValueError):
         return None
     if (
@@ -415,16 +471,61 @@ def _native_pixels(file: DicomFile) -> np.ndarray | None:
         or columns <= 0
     ):
         return None
-    itemsize = bits_allocated // 8
-    expected = rows * columns * itemsize
-    element_header = 8 if implicit else 12
+    return _NativeLayout(
+        implicit=bool(encoding[0]),
+        rows=rows,
+        columns=columns,
+        dtype=np.dtype(f"<{'i' if representation else 'u'}{bits_allocated // 8}"),
+        shift=bits_allocated - bits_stored,
+    )
+
+
+def _layout_key(header: Dataset) -> tuple | None:
+    """The stored bytes :func:`_native_layout` decides from, or None when some were converted already."""
+    meta = header.get("file_meta")
+    syntax = meta._dict.get(_TRANSFER_SYNTAX_TAG) if meta is not None else None
+    parts: list = [None if syntax is None else str(syntax.value), getattr(header, "original_encoding", None)]
+    for tag in _LAYOUT_TAGS:
+        element = header._dict.get(tag)
+        if element is None:
+            parts.append(None)
+        elif isinstance(element, RawDataElement) and isinstance(element.value, bytes):
+            parts.append((element.VR, element.value, element.is_little_endian))
+        elif not isinstance(element, RawDataElement) and isinstance(element.value, int | str):
+            # Converted already (pydicom converts PixelRepresentation to read an "US or SS" element).
+            parts.append((element.VR, type(element.value), element.value))
+        else:
+            return None
+    return tuple(parts)
+
+
+def _native_pixels(file: DicomFile, layout: _NativeLayout | None = None) -> np.ndarray | None:
+    """Pixels of an uncompressed little-endian single-frame grey image read straight from the file.
+
+    Only when the header read stopped exactly before PixelData, PixelData is the last element and
+    ends at the end of the file, and the image is one plain frame; anything else (compressed,
+    big-endian, multi-frame, colour, trailing elements, a short or odd file) returns None so the
+    caller takes the full pydicom read with its checks and error messages. The result equals
+    ``dataset.pixel_array`` for such files (unused high bits are corrected the same way).
+    ``layout`` is the header's :func:`_native_layout` when the caller already knows it.
+    """
+    if file.pixel_offset is None:
+        return None
+    layout = layout or _native_layout(file.header)
+    if layout is None:
+        return None
+    element_header = 8 if layout.implicit else 12
     try:
-        with file.path.open("rb") as handle:
-            handle.seek(file.pixel_offset)
-            head = handle.read(element_header)
+        # Unbuffered: the header read already fetched the PixelData element header (pixel_head), so the
+        # pixels are one read straight into the array.
+        with open(file.path, "rb", buffering=0) as handle:
+            head = (file.pixel_head or b"")[:element_header]
+            if len(head) != element_header:
+                handle.seek(file.pixel_offset)
+                head = handle.read(element_header)
             if len(head) != element_header or head[:4] != _PIXEL_TAG_LE:
                 return None
-            if implicit:
+            if layout.implicit:
                 length = int.from_bytes(head[4:8], "little")
             elif head[4:6] in (b"OW", b"OB") and head[6:8] == b"\x00\x00":
                 length = int.from_bytes(head[8:12], "little")
@@ -432,20 +533,53 @@ def _native_pixels(file: DicomFile) -> np.ndarray | None:
                 return None
             if file.pixel_offset + element_header + length != file.size:
                 return None  # trailing elements, or a truncated file: the full read decides
+            expected = layout.expected
             if length != expected and not (length == expected + 1 and expected % 2):
                 return None
-            dtype = np.dtype(f"<{'i' if representation else 'u'}{itemsize}")
-            pixels = np.fromfile(handle, dtype=dtype, count=rows * columns)
+            pixels = np.empty((layout.rows, layout.columns), dtype=layout.dtype)
+            handle.seek(file.pixel_offset + element_header)
+            if not _read_fully(handle, memoryview(pixels).cast("B")):
+                return None
     except OSError:
         return None
-    if pixels.size != rows * columns:
-        return None
-    pixels = pixels.reshape(rows, columns)
-    shift = bits_allocated - bits_stored
-    if shift:
-        np.left_shift(pixels, shift, out=pixels)
-        np.right_shift(pixels, shift, out=pixels)
+    if layout.shift:
+        np.left_shift(pixels, layout.shift, out=pixels)
+        np.right_shift(pixels, layout.shift, out=pixels)
     return pixels
+
+
+def _read_fully(handle, view: memoryview) -> bool:
+    """Fill ``view`` from ``handle``; False when the file ends first (it changed since its size was taken)."""
+    done = 0
+    while done < len(view):
+        count = handle.readinto(view[done:])
+        if not count:
+            return False
+        done += count
+    return True
+
+
+class PixelReader:
+    """:func:`read_stored_pixels` for the slices of a series: each distinct pixel layout is worked out once
+    (the slices of a series normally share one), so a slice costs little more than its read."""
+
+    def __init__(self) -> None:
+        self._layouts: dict[tuple, _NativeLayout | None] = {}
+
+    def read(self, file: DicomFile) -> tuple[Dataset, np.ndarray]:
+        layout = None
+        if file.pixel_offset is not None:
+            key = _layout_key(file.header)
+            if key is None:
+                layout = _native_layout(file.header)
+            elif key in self._layouts:
+                layout = self._layouts[key]
+            else:
+                layout = self._layouts[key] = _native_layout(file.header)
+        pixels = _native_pixels(file, layout) if layout is not None else None
+        if pixels is not None:
+            return file.header, pixels
+        return read_pixels(file=file)
 
 
 def read_stored_pixels(*, file: DicomFile) -> tuple[Dataset, np.ndarray]:
@@ -454,7 +588,4 @@ def read_stored_pixels(*, file: DicomFile) -> tuple[Dataset, np.ndarray]:
     Returns the header (no PixelData) and the stored pixel values for uncompressed little-endian
     single-frame images; every other file goes through :func:`read_pixels` and its checks.
     """
-    pixels = _native_pixels(file)
-    if pixels is not None:
-        return file.header, pixels
-    return read_pixels(file=file)
+    return PixelReader().read(file)

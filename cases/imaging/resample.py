@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -83,6 +84,8 @@ class _Band:
 
     starts: np.ndarray  # (n_out,) first input index each output uses
     weights: np.ndarray  # (n_out, width) float64; zero beyond a row's support
+    # The dense blocks by (input length, block size): a volume read slab by slab applies one operator many times.
+    _blocks: dict = field(default_factory=dict, compare=False, repr=False)
 
     def support(self) -> tuple[int, int]:
         """The input range [lo, hi) that any output uses."""
@@ -102,6 +105,18 @@ class _Band:
         rows = np.broadcast_to(np.arange(o1 - o0)[:, None], columns.shape)
         block[rows[valid], columns[valid]] = self.weights[o0:o1][valid]
         return lo, hi, block.astype(np.float32)
+
+    def blocks(self, n_in: int, size: int) -> list[tuple[int, int, int, int, np.ndarray]]:
+        """``(o0, o1, lo, hi, weights)`` of :meth:`dense` for every run of ``size`` outputs, made once."""
+        found = self._blocks.get((n_in, size))
+        if found is None:
+            n_out = len(self.starts)
+            found = [
+                (o0, min(n_out, o0 + size), *self.dense(o0, min(n_out, o0 + size), n_in))
+                for o0 in range(0, n_out, size)
+            ]
+            self._blocks[(n_in, size)] = found
+        return found
 
 
 def _axis_operator(
@@ -129,29 +144,24 @@ def _axis_operator(
     return _Band(starts=starts, weights=weights), inside
 
 
-def _apply_axis(array: np.ndarray, band: _Band, axis: int, block: int = 16) -> np.ndarray:
-    """The 1-D operator ``band`` applied along ``axis`` of a 3-D float32 array.
+def _apply_axis(
+    array: np.ndarray, band: _Band, axis: int, block: int = 16, out: np.ndarray | None = None
+) -> np.ndarray:
+    """The 1-D operator ``band`` applied along ``axis`` of a 3-D float32 array (into ``out`` if given).
 
-    Along the slice axis each output slice is a short weighted sum of whole source slices. Along
-    rows and columns, blocks of outputs are small matrix products with just the band of source
-    samples they use (small enough that BLAS stays single-threaded and predictable).
+    Blocks of outputs are small matrix products with just the band of source samples they use (small
+    enough that BLAS stays single-threaded and predictable); along the slice axis a block of output
+    slices is one product over the source slices it uses, each slice taken as a flat row.
     """
-    n_out = len(band.starts)
     shape = list(array.shape)
-    shape[axis] = n_out
-    out = np.empty(shape, dtype=np.float32)
-    if axis == 0:
-        for o in range(n_out):
-            taps = [(int(band.starts[o]) + t, np.float32(w)) for t, w in enumerate(band.weights[o]) if w != 0]
-            target = out[o]
-            np.multiply(array[taps[0][0]], taps[0][1], out=target)
-            for index, weight in taps[1:]:
-                target += array[index] * weight
-        return out
-    for o0 in range(0, n_out, block):
-        o1 = min(n_out, o0 + block)
-        lo, hi, w = band.dense(o0, o1, array.shape[axis])
-        if axis == 2:
+    shape[axis] = len(band.starts)
+    if out is None:
+        out = np.empty(shape, dtype=np.float32)
+    for o0, o1, lo, hi, w in band.blocks(array.shape[axis], block):
+        if axis == 0:
+            source = array[lo:hi].reshape(hi - lo, -1)  # a view for a contiguous array
+            np.matmul(w, source, out=out[o0:o1].reshape(o1 - o0, -1))
+        elif axis == 2:
             out[:, :, o0:o1] = array[:, :, lo:hi] @ w.T
         else:
             out[:, o0:o1, :] = np.matmul(w, array[:, lo:hi, :])
@@ -173,6 +183,58 @@ def _pass_order(shape_in: tuple[int, ...], shape_out: tuple[int, ...]) -> tuple[
     return min(itertools.permutations(range(3)), key=cost)
 
 
+@dataclass(frozen=True)
+class _SeparablePlan:
+    """The three 1-D operators of an axis-aligned resampling, on the source cropped to what they use."""
+
+    operators: tuple[_Band, _Band, _Band]  # shifted to the crop
+    crop: tuple[slice, slice, slice]  # the source samples any target voxel uses
+    inside: tuple[np.ndarray, np.ndarray, np.ndarray]  # target positions within the source extent, per axis
+    shape: tuple[int, int, int]
+    fill: float
+
+    def finish(self, array: np.ndarray) -> np.ndarray | None:
+        """Set the target voxels outside the source to ``fill``; None when the result is not finite."""
+        if not np.isfinite(array.sum()):
+            # A NaN or inf in the source leaks through the zero weights of the matrix products (or a
+            # huge value overflowed float32): the general path handles such a volume.
+            return None
+        if not self.inside[0].all():
+            array[~self.inside[0]] = self.fill
+        if not self.inside[1].all():
+            array[:, ~self.inside[1]] = self.fill
+        if not self.inside[2].all():
+            array[:, :, ~self.inside[2]] = self.fill
+        return array
+
+
+def _separable_plan(
+    *,
+    source_shape: tuple[int, ...],
+    scales: np.ndarray,
+    offset: np.ndarray,
+    shape: tuple[int, int, int],
+    fill: float,
+    sigma: np.ndarray | None,
+) -> _SeparablePlan:
+    operators, inside, crop = [], [], []
+    for axis in range(3):
+        band, axis_inside = _axis_operator(
+            scale=float(scales[axis]),
+            offset=float(offset[axis]),
+            n_out=shape[axis],
+            n_in=source_shape[axis],
+            sigma=0.0 if sigma is None else float(sigma[axis]),
+        )
+        lo, hi = band.support()
+        crop.append(slice(lo, min(hi, source_shape[axis])))
+        operators.append(band.shifted(lo))
+        inside.append(axis_inside)
+    return _SeparablePlan(
+        operators=tuple(operators), crop=tuple(crop), inside=tuple(inside), shape=tuple(shape), fill=fill
+    )
+
+
 def _resample_separable(
     *,
     source: np.ndarray,
@@ -188,38 +250,62 @@ def _resample_separable(
     fraction of the time: each pass is a small banded matrix product along one axis, the source is
     cropped to the samples the target touches, and the passes run in the cheapest order.
     """
-    operators = []
-    inside = []
-    for axis in range(3):
-        weights, axis_inside = _axis_operator(
-            scale=float(scales[axis]),
-            offset=float(offset[axis]),
-            n_out=shape[axis],
-            n_in=source.shape[axis],
-            sigma=0.0 if sigma is None else float(sigma[axis]),
-        )
-        operators.append(weights)
-        inside.append(axis_inside)
-    # Crop the source to the samples any target voxel uses.
-    crop = []
-    for axis, band in enumerate(operators):
-        lo, hi = band.support()
-        crop.append(slice(lo, min(hi, source.shape[axis])))
-        operators[axis] = band.shifted(lo)
-    array = source[tuple(crop)]
+    plan = _separable_plan(
+        source_shape=source.shape, scales=scales, offset=offset, shape=shape, fill=fill, sigma=sigma
+    )
+    array = source[plan.crop]
     for axis in _pass_order(array.shape, shape):
-        array = _apply_axis(array, operators[axis], axis)
-    if not np.isfinite(array.sum()):
-        # A NaN or inf in the source leaks through the zero weights of the matrix products (or a
-        # huge value overflowed float32): let the general path below handle such a volume.
+        array = _apply_axis(array, plan.operators[axis], axis)
+    return plan.finish(array)
+
+
+SliceReader = Callable[[int, np.ndarray], None]
+
+
+def resample_slices(
+    *,
+    read_slices: SliceReader,
+    source_grid: Grid,
+    grid: Grid,
+    fill: float = 0.0,
+    antialias: bool = False,
+    slab: int = 8,
+) -> Volume | None:
+    """Linear resampling of a volume that is read a few slices at a time, never whole.
+
+    ``read_slices(first, out)`` writes source slices ``first, first + 1, ...`` (float32) into ``out``
+    (shape ``(n, rows, columns)``). Each slab of slices is taken through the two in-plane passes while
+    it is still in the cache, and only the in-plane result of every slice is kept for the last pass,
+    so the source volume is never allocated: the same values as :func:`resample` (order 1), less
+    memory and time. Only slices that some target voxel uses are read. Returns None where this path
+    does not apply (grids not axis-aligned, or a value that is not finite); read the whole volume and
+    call :func:`resample` then.
+    """
+    matrix, offset = index_transform(source=source_grid, target=grid)
+    if not np.allclose(matrix, np.diag(np.diag(matrix))) or not math.prod(source_grid.shape):
         return None
-    if not inside[0].all():
-        array[~inside[0]] = fill
-    if not inside[1].all():
-        array[:, ~inside[1]] = fill
-    if not inside[2].all():
-        array[:, :, ~inside[2]] = fill
-    return array
+    plan = _separable_plan(
+        source_shape=source_grid.shape,
+        scales=np.diag(matrix),
+        offset=offset,
+        shape=grid.shape,
+        fill=fill,
+        sigma=_antialias_sigma(matrix) if antialias else None,
+    )
+    first, stop = plan.crop[0].start, plan.crop[0].stop
+    in_plane = plan.crop[1:]
+    buffer = np.empty((min(slab, stop - first), *source_grid.shape[1:]), dtype=np.float32)
+    across = np.empty((stop - first, *grid.shape[1:]), dtype=np.float32)  # every slice, resampled in plane
+    order = [axis for axis in _pass_order((stop - first, *source_grid.shape[1:]), grid.shape) if axis]
+    for start in range(first, stop, slab):
+        count = min(slab, stop - start)
+        read_slices(start, buffer[:count])
+        array = buffer[:count][(slice(None), *in_plane)]
+        for axis in order[:-1]:
+            array = _apply_axis(array, plan.operators[axis], axis)
+        _apply_axis(array, plan.operators[order[-1]], order[-1], out=across[start - first : start - first + count])
+    array = plan.finish(_apply_axis(across, plan.operators[0], 0))
+    return None if array is None else Volume(array=array, grid=grid)
 
 
 def resample(

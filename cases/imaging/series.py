@@ -12,7 +12,7 @@ The grid's direction columns are the row cosine (i), the column cosine (j) and t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +21,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from .errors import GeometryError, UnsupportedError
-from .reading import DicomFile, header_int, header_text, raw_decimals, read_stored_pixels
+from .reading import DicomFile, PixelReader, header_int, header_text, raw_decimals
 from .validation import (
     DEFAULT_LIMITS,
     Limits,
@@ -263,7 +263,7 @@ def _decimal(dataset: Dataset, keyword: str, default: float) -> float:
 
 def _rescale_into(dataset: Dataset, pixels: np.ndarray, out: np.ndarray) -> None:
     """Stored values -> rescaled float32, written into ``out`` (one slice of the volume)."""
-    if _MODALITY_LUT_TAG in dataset:
+    if _MODALITY_LUT_TAG in dataset._dict:  # a plain dict lookup: Dataset.__contains__ converts the tag first
         from pydicom.pixels import apply_modality_lut
 
         out[...] = np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float32)
@@ -284,24 +284,42 @@ def _rescale_into(dataset: Dataset, pixels: np.ndarray, out: np.ndarray) -> None
         out += np.float32(intercept)
 
 
+def slice_reader(
+    *, geometry: SeriesGeometry, label: str = "Series", scale: float = 1.0
+) -> Callable[[int, np.ndarray], None]:
+    """``read(first, out)``: the rescaled float32 values of slices ``first, first + 1, ...`` written into ``out``.
+
+    ``scale`` multiplies every value afterwards (a unit conversion such as Philips counts to Bq/ml).
+    """
+    files, shape = geometry.files, geometry.grid.shape[1:]
+    pixel_reader = PixelReader()
+
+    def read(first: int, out: np.ndarray) -> None:
+        for index in range(out.shape[0]):
+            dicom = files[first + index]
+            dataset, pixels = pixel_reader.read(dicom)
+            if pixels.shape != shape:
+                raise GeometryError(
+                    f"{label}: '{dicom.name}' decodes to pixels of shape {pixels.shape}, expected {shape}.",
+                    code="inconsistent_geometry",
+                    file=dicom.name,
+                )
+            _rescale_into(dataset, pixels, out[index])
+            if scale != 1.0:
+                out[index] *= np.float32(scale)
+
+    return read
+
+
 def load_series(
     *, files: Sequence[DicomFile], label: str = "Series", limits: Limits = DEFAULT_LIMITS
 ) -> LoadedSeries:
     """Header and geometry checks, then pixels of every slice rescaled into one float32 volume."""
     geometry = series_geometry(files=files, label=label, limits=limits)
-    grid = geometry.grid
-    array = np.empty(grid.shape, dtype=np.float32)
-    for k, dicom in enumerate(geometry.files):
-        dataset, pixels = read_stored_pixels(file=dicom)
-        if pixels.shape != grid.shape[1:]:
-            raise GeometryError(
-                f"{label}: '{dicom.name}' decodes to pixels of shape {pixels.shape}, expected {grid.shape[1:]}.",
-                code="inconsistent_geometry",
-                file=dicom.name,
-            )
-        _rescale_into(dataset, pixels, array[k])
+    array = np.empty(geometry.grid.shape, dtype=np.float32)
+    slice_reader(geometry=geometry, label=label)(0, array)
     return LoadedSeries(
-        volume=Volume(array=array, grid=grid),
+        volume=Volume(array=array, grid=geometry.grid),
         headers=[dicom.header for dicom in geometry.files],
         warnings=geometry.warnings,
     )

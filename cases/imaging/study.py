@@ -1,9 +1,11 @@
 """The ingest entry point: an upload path in, de-identified PET-CT studies on a common grid out.
 
-collect files -> read headers -> group and pair CT with PET -> load both series -> SUV
-(before de-identification: Philips keeps its factors in private tags) -> de-identify the
-headers and build the stored metadata -> working grid from the CT -> resample CT
-(linear, air = -1000 HU outside) and PET (linear, 0 outside) onto it.
+collect files -> read headers -> group and pair CT with PET -> both series' geometry from
+their headers -> SUV (before de-identification: Philips keeps its factors in private tags)
+-> de-identify the headers and build the stored metadata -> working grid from the CT ->
+CT (linear, air = -1000 HU outside) and PET (linear, 0 outside) onto it, their pixels read
+a few slices at a time and resampled as they come (the acquired-resolution volumes, often
+several times the working grid's size, are never held whole).
 
 Nothing is written anywhere except the temporary extraction of a zip, removed before
 returning. Errors are :class:`~cases.imaging.errors.IngestError` with a code.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +24,18 @@ from pydicom.dataset import Dataset
 
 from .deid import deidentify_dataset, deidentify_datasets, patient_key, study_metadata
 from .errors import GeometryError, UnsupportedError
-from .files import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO, DEFAULT_MAX_TOTAL_BYTES, collect_files
-from .grouping import group_series, pair_series
+from .files import (
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_RATIO,
+    DEFAULT_MAX_TOTAL_BYTES,
+    CollectedFiles,
+    collect_files,
+)
+from .grouping import StudyPair, group_series, pair_series
 from .originals import original_identifiers
 from .reading import header_text, read_headers
-from .resample import resample, working_grid
-from .series import LoadedSeries, load_series
+from .resample import resample, resample_slices, working_grid
+from .series import LoadedSeries, SeriesGeometry, load_series, series_geometry, slice_reader
 from .suv import SuvResult, compute_suv
 from .timing import StageClock
 from .validation import DEFAULT_LIMITS, Limits, check_volume_size
@@ -79,13 +87,19 @@ def _check_overlap(*, pet: Grid, working: Grid, label: str) -> None:
         )
 
 
-def _pet_in_bqml(pet: LoadedSeries, suv: SuvResult) -> tuple[Volume, SuvResult]:
-    # Philips CNTS with an activity factor: convert so every study is in Bq/ml downstream.
-    if suv.bqml_factor is None or suv.bqml_factor == 1.0:
-        return pet.volume, suv
-    array = pet.volume.array
-    array *= np.float32(suv.bqml_factor)
-    return Volume(array=array, grid=pet.volume.grid), suv.in_bqml()
+def _series_on_grid(*, series: SeriesGeometry, grid: Grid, label: str, fill: float, scale: float = 1.0) -> Volume:
+    """A series' rescaled values (times ``scale``) resampled linearly, with anti-aliasing, onto ``grid``.
+
+    Read slab by slab, so the acquired-resolution volume never exists; where that path does not apply
+    (oblique grids, values that are not finite) the whole volume is read and resampled.
+    """
+    read = slice_reader(geometry=series, label=label, scale=scale)
+    working = resample_slices(read_slices=read, source_grid=series.grid, grid=grid, fill=fill, antialias=True)
+    if working is not None:
+        return working
+    array = np.empty(series.grid.shape, dtype=np.float32)
+    read(0, array)
+    return resample(volume=Volume(array=array, grid=series.grid), grid=grid, order=1, fill=fill, antialias=True)
 
 
 def load_studies(
@@ -118,101 +132,143 @@ def load_studies(
         raise ValueError("deid_secret is required")
     stage = on_stage or (lambda _name: None)  # progress for a live ingest state: checking, de-identifying, ...
     stage("checking")
-    mark = clock.mark if clock is not None else (lambda _name: None)
-    mark("read_headers")
-    studies: list[LoadedStudy] = []
-    with _collector_paused(), collect_files(
-        path=Path(path),
-        max_members=max_members,
-        max_total_bytes=max_total_bytes,
-        max_ratio=max_ratio,
-        temp_parent=temp_parent,
-    ) as collected:
-        read = read_headers(candidates=collected.files)
-        groups = _files_by_patient(read.files) if split_patients else [read.files]
-        for files in groups:
-            mark("pair_series")
-            pairing = pair_series(files=files)
-            key = patient_key(patient_id=pairing.patient_id, secret=deid_secret)
-            code = case_code(key) if callable(case_code) else case_code
-            common = [*collected.warnings, *read.warnings, *pairing.warnings]
-            for pair in pairing.pairs:
-                warnings = list(common)
-                _check_distinct_instances(pair)
-                mark("load_ct")
-                ct = load_series(files=pair.ct.files, label=pair.ct.label(), limits=limits)
-                mark("load_pet")
-                pet = load_series(files=pair.pet.files, label=pair.pet.label(), limits=limits)
-                warnings += ct.warnings + pet.warnings
-                mark("suv")
-                suv = compute_suv(headers=pet.headers)  # before de-identification drops private tags
-                pet_volume, suv = _pet_in_bqml(pet, suv)
-                warnings += list(suv.warnings)
-                if suv.factor is None:
-                    warnings.append(f"SUV unavailable: {suv.reason} PET values are in {suv.pet_value_unit}.")
-
-                def deid(header: Dataset, code: str = code, patient_id: str = pairing.patient_id) -> Dataset:
-                    # In place: these header objects are ours and not used again after this.
-                    return deidentify_dataset(
-                        dataset=header,
-                        secret=deid_secret,
-                        case_code=code,
-                        patient_id=patient_id,
-                        keep_descriptions=keep_descriptions,
-                        retain_patient_characteristics=retain_patient_characteristics,
-                        in_place=True,
-                    )
-
-                stage("de-identifying")
-                mark("deidentify")
-                originals = original_identifiers(ct_headers=ct.headers, pet_header=pet.headers[0])
-                # All CT headers are kept (SEG export); one pass shares the work between the slices.
-                ct_headers = deidentify_datasets(
-                    datasets=ct.headers,
-                    secret=deid_secret,
-                    case_code=code,
-                    patient_id=pairing.patient_id,
-                    keep_descriptions=keep_descriptions,
-                    retain_patient_characteristics=retain_patient_characteristics,
-                )
-                metadata = study_metadata(ct=ct_headers[0], pet=deid(pet.headers[0]))
-                grid = working_grid(reference=ct.volume.grid, spacing_mm=working_spacing_mm)
-                stage("resampling")
-                mark("resample")
-                check_volume_size(shape=grid.shape, label="The working grid", limits=limits)
-                _check_overlap(pet=pet_volume.grid, working=grid, label=pair.pet.label())
-                metadata["CT"]["grid"] = ct.volume.grid.to_dict()
-                metadata["PET"]["grid"] = pet_volume.grid.to_dict()
-                metadata["working_grid"] = grid.to_dict()
-                metadata["SUV"] = suv.to_dict()
-                if not retain_patient_characteristics:  # the weight is a patient characteristic too
-                    metadata["SUV"]["patient_weight_kg"] = None
-                metadata["pet_units"] = suv.pet_value_unit
-                studies.append(
-                    LoadedStudy(
-                        study_uid=str(ct_headers[0].StudyInstanceUID),
-                        patient_key=key,
-                        case_code=code,
-                        ct_acquired=ct.volume.grid,
-                        pet_acquired=pet_volume.grid,
-                        ct_working=resample(
-                            volume=ct.volume, grid=grid, order=1, fill=CT_FILL_HU, antialias=True
-                        ),
-                        pet_working=resample(
-                            volume=pet_volume, grid=grid, order=1, fill=PET_FILL, antialias=True
-                        ),
-                        pet_units=suv.pet_value_unit,
-                        suv=suv,
-                        metadata=metadata,
-                        warnings=warnings,
-                        source_ct_datasets=ct_headers,
-                        originals=originals,
-                    )
-                )
-                del ct, pet, pet_volume  # free the acquired-resolution arrays before the next study
+    options = _Options(
+        working_spacing_mm=working_spacing_mm,
+        deid_secret=deid_secret,
+        case_code=case_code,
+        keep_descriptions=keep_descriptions,
+        retain_patient_characteristics=retain_patient_characteristics,
+        limits=limits,
+        stage=stage,
+        mark=clock.mark if clock is not None else (lambda _name: None),
+    )
+    options.mark("read_headers")
+    with _collector_paused():
+        # In a function of its own, so that every header it read and does not return is freed before the
+        # collector resumes: what is left for it to walk then is what the studies keep.
+        studies = _read_upload(
+            collect=lambda: collect_files(
+                path=Path(path),
+                max_members=max_members,
+                max_total_bytes=max_total_bytes,
+                max_ratio=max_ratio,
+                temp_parent=temp_parent,
+            ),
+            split_patients=split_patients,
+            options=options,
+        )
     if clock is not None:
         clock.close()
     return studies
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How load_studies was asked to load (the same for every study of the upload)."""
+
+    working_spacing_mm: float
+    deid_secret: str
+    case_code: str | Callable[[str | None], str]
+    keep_descriptions: bool
+    retain_patient_characteristics: bool
+    limits: Limits
+    stage: Callable[[str], None]
+    mark: Callable[[str], None]
+
+
+def _read_upload(
+    *, collect: Callable[[], AbstractContextManager[CollectedFiles]], split_patients: bool, options: _Options
+) -> list[LoadedStudy]:
+    studies: list[LoadedStudy] = []
+    with collect() as collected:
+        read = read_headers(candidates=collected.files)
+        groups = _files_by_patient(read.files) if split_patients else [read.files]
+        for files in groups:
+            options.mark("pair_series")
+            pairing = pair_series(files=files)
+            key = patient_key(patient_id=pairing.patient_id, secret=options.deid_secret)
+            code = options.case_code(key) if callable(options.case_code) else options.case_code
+            common = [*collected.warnings, *read.warnings, *pairing.warnings]
+            for pair in pairing.pairs:
+                studies.append(
+                    _load_pair(
+                        pair=pair,
+                        patient_id=pairing.patient_id,
+                        patient_key=key,
+                        code=code,
+                        warnings=list(common),
+                        options=options,
+                    )
+                )
+    return studies
+
+
+def _load_pair(
+    *, pair: StudyPair, patient_id: str, patient_key: str | None, code: str, warnings: list[str], options: _Options
+) -> LoadedStudy:
+    """One CT + PET pair: checked, de-identified and on the working grid."""
+    mark, limits = options.mark, options.limits
+    _check_distinct_instances(pair)
+    mark("load_ct")  # headers only: the pixels are read slab by slab while resampling, below
+    ct = series_geometry(files=pair.ct.files, label=pair.ct.label(), limits=limits)
+    mark("load_pet")
+    pet = series_geometry(files=pair.pet.files, label=pair.pet.label(), limits=limits)
+    warnings += ct.warnings + pet.warnings
+    mark("suv")
+    pet_headers = [dicom.header for dicom in pet.files]
+    suv = compute_suv(headers=pet_headers)  # before de-identification drops private tags
+    # Philips CNTS with an activity factor: converted while reading, so every study is in Bq/ml.
+    pet_scale = suv.bqml_factor if suv.bqml_factor not in (None, 1.0) else 1.0
+    if pet_scale != 1.0:
+        suv = suv.in_bqml()
+    warnings += list(suv.warnings)
+    if suv.factor is None:
+        warnings.append(f"SUV unavailable: {suv.reason} PET values are in {suv.pet_value_unit}.")
+
+    options.stage("de-identifying")
+    mark("deidentify")
+    ct_headers = [dicom.header for dicom in ct.files]
+    originals = original_identifiers(ct_headers=ct_headers, pet_header=pet_headers[0])
+    deid_options = {
+        "secret": options.deid_secret,
+        "case_code": code,
+        "patient_id": patient_id,
+        "keep_descriptions": options.keep_descriptions,
+        "retain_patient_characteristics": options.retain_patient_characteristics,
+    }
+    # In place (these header objects are ours); all CT headers are kept (SEG export), and one pass shares
+    # the work between the slices.
+    ct_headers = deidentify_datasets(datasets=ct_headers, **deid_options)
+    pet_header = deidentify_dataset(dataset=pet_headers[0], in_place=True, **deid_options)
+    metadata = study_metadata(ct=ct_headers[0], pet=pet_header)
+    grid = working_grid(reference=ct.grid, spacing_mm=options.working_spacing_mm)
+
+    options.stage("resampling")
+    mark("resample")
+    check_volume_size(shape=grid.shape, label="The working grid", limits=limits)
+    _check_overlap(pet=pet.grid, working=grid, label=pair.pet.label())
+    metadata["CT"]["grid"] = ct.grid.to_dict()
+    metadata["PET"]["grid"] = pet.grid.to_dict()
+    metadata["working_grid"] = grid.to_dict()
+    metadata["SUV"] = suv.to_dict()
+    if not options.retain_patient_characteristics:  # the weight is a patient characteristic too
+        metadata["SUV"]["patient_weight_kg"] = None
+    metadata["pet_units"] = suv.pet_value_unit
+    return LoadedStudy(
+        study_uid=str(ct_headers[0].StudyInstanceUID),
+        patient_key=patient_key,
+        case_code=code,
+        ct_acquired=ct.grid,
+        pet_acquired=pet.grid,
+        ct_working=_series_on_grid(series=ct, grid=grid, label=pair.ct.label(), fill=CT_FILL_HU),
+        pet_working=_series_on_grid(series=pet, grid=grid, label=pair.pet.label(), fill=PET_FILL, scale=pet_scale),
+        pet_units=suv.pet_value_unit,
+        suv=suv,
+        metadata=metadata,
+        warnings=warnings,
+        source_ct_datasets=ct_headers,
+        originals=originals,
+    )
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID, ImplicitVRLittleEndian
 
 from .errors import DicomFileError, GeometryError, UnsupportedError
-from .reading import DicomFile, header_text, raw_decimals, raw_element, raw_us
+from .reading import DicomFile, has_element, header_text, raw_decimals, raw_element, raw_us
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 PET_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
@@ -69,7 +69,7 @@ def _present(header: Dataset, keyword: str) -> bool:
     if raw is not None:  # still as read from the file: no need for pydicom's (costly) conversion
         vr = raw.VR or dictionary_VR(raw.tag)
         return bool(raw.value if vr in _BINARY_VRS else raw.value.strip(b"\x00 "))
-    return keyword in header and header[keyword].value not in (None, "", b"")
+    return has_element(header, keyword) and header[keyword].value not in (None, "", b"")
 
 
 def _int(header: Dataset, keyword: str, name: str) -> int:
@@ -213,10 +213,10 @@ def _check_pixel_length(dicom: DicomFile, syntax: UID, expected: int) -> None:
 
 
 def _check_rescale(header: Dataset, name: str, modality: str, limits: Limits) -> None:
-    if "ModalityLUTSequence" in header:
+    if has_element(header, "ModalityLUTSequence"):
         return
     for keyword in ("RescaleSlope", "RescaleIntercept"):
-        if keyword not in header:
+        if not has_element(header, keyword):
             continue  # absent: slope 1, intercept 0
         if not _present(header, keyword):
             raise _refuse(name, keyword, "is empty")

@@ -3,6 +3,7 @@
 * uncompressed pixels read straight from the file == pydicom's ``pixel_array``;
 * numbers and UIDs parsed from the raw header bytes == pydicom's converted values;
 * separable resampling on axis-aligned grids == smoothing + ``affine_transform``;
+* resampling a volume read slab by slab (the ingest) == reading it whole, then resampling;
 * de-identifying a whole series at once == one header at a time;
 * validating a series (shared header values checked once) == validating every slice on its own.
 """
@@ -26,6 +27,7 @@ from cases.imaging.deid import deidentify_dataset, deidentify_datasets
 from cases.imaging.errors import IngestError
 from cases.imaging.files import CandidateFile
 from cases.imaging.reading import (
+    PixelReader,
     _native_pixels,
     header_int,
     header_text,
@@ -34,8 +36,9 @@ from cases.imaging.reading import (
     read_pixels,
     read_stored_pixels,
 )
-from cases.imaging.resample import resample
+from cases.imaging.resample import resample, resample_slices
 from cases.imaging.series import load_series, series_geometry
+from cases.imaging.study import load_studies
 from cases.imaging.validation import validate_image_header, validate_series_headers
 from cases.imaging.volume import Grid, Volume
 
@@ -216,6 +219,92 @@ def test_non_finite_source_falls_back_to_general_path(monkeypatch: pytest.Monkey
     general = _general_path(monkeypatch, **kwargs)
     np.testing.assert_array_equal(np.isnan(fast), np.isnan(general))
     assert 0 < np.isnan(fast).sum() < 50  # the NaN stays local, as with affine_transform
+
+
+def _reads_recorded(array: np.ndarray, requested: list[int]):
+    def read(first: int, out: np.ndarray) -> None:
+        requested.extend(range(first, first + out.shape[0]))
+        out[...] = array[first : first + out.shape[0]]
+
+    return read
+
+
+@pytest.mark.parametrize("slab", [1, 3, 64])
+@pytest.mark.parametrize("case", list(CASES))
+def test_slab_resampling_equals_whole_volume(case: str, slab: int) -> None:
+    source_grid, target = CASES[case]
+    array = (np.random.default_rng(5).random(source_grid.shape) * 2000 - 1000).astype(np.float32)
+    requested: list[int] = []
+    by_slabs = resample_slices(
+        read_slices=_reads_recorded(array, requested),
+        source_grid=source_grid,
+        grid=target,
+        fill=-1234.0,
+        antialias=True,
+        slab=slab,
+    )
+    whole = resample(volume=Volume(array=array, grid=source_grid), grid=target, fill=-1234.0, antialias=True)
+    assert by_slabs is not None and by_slabs.grid == target and by_slabs.array.dtype == np.float32
+    np.testing.assert_array_equal(by_slabs.array == -1234.0, whole.array == -1234.0)
+    np.testing.assert_allclose(by_slabs.array, whole.array, rtol=0, atol=1e-3)
+    # Each slice is read once, in order, and only slices that some target voxel uses.
+    assert requested == sorted(set(requested)) and requested[0] >= 0 and requested[-1] < source_grid.shape[0]
+
+
+def test_slab_resampling_leaves_oblique_grids_and_non_finite_values_to_the_whole_volume() -> None:
+    source_grid, target = CASES["downsample"]
+    turn = np.deg2rad(20.0)
+    oblique = Grid(
+        shape=target.shape,
+        spacing=target.spacing,
+        origin=target.origin,
+        direction=((np.cos(turn), -np.sin(turn), 0.0), (np.sin(turn), np.cos(turn), 0.0), (0.0, 0.0, 1.0)),
+    )
+    array = np.ones(source_grid.shape, dtype=np.float32)
+    requested: list[int] = []
+    read = _reads_recorded(array, requested)
+    assert resample_slices(read_slices=read, source_grid=source_grid, grid=oblique) is None
+    assert requested == []  # declined before reading anything
+    array[10, 20, 30] = np.nan
+    assert resample_slices(read_slices=read, source_grid=source_grid, grid=target, antialias=True) is None
+
+
+def test_ingest_working_volumes_equal_the_whole_volume_path(tmp_path: Path) -> None:
+    """load_studies reads pixels slab by slab; the result is the one of reading whole volumes first."""
+    rng = np.random.default_rng(9)
+    ct = make_ct_series(shape=(14, 23, 27), spacing=(0.6, 0.22, 0.22), values=lambda s: rng.random(s) * 3000 - 1000)
+    pet = make_pet_series(shape=(9, 12, 12), spacing=(1.0, 0.44, 0.44), values=lambda s: rng.random(s) * 5000)
+    for ds in pet:
+        ds.StudyInstanceUID, ds.FrameOfReferenceUID = ct[0].StudyInstanceUID, ct[0].FrameOfReferenceUID
+    ct_paths = write_series(ct, tmp_path / "upload" / "ct")
+    pet_paths = write_series(pet, tmp_path / "upload" / "pet")
+    [study] = load_studies(path=tmp_path / "upload", working_spacing_mm=0.5, deid_secret=SECRET)
+    for paths, working, fill in ((ct_paths, study.ct_working, -1000.0), (pet_paths, study.pet_working, 0.0)):
+        whole = load_series(files=read_headers(candidates=_candidates(paths)).files).volume
+        expected = resample(volume=whole, grid=working.grid, fill=fill, antialias=True).array
+        np.testing.assert_allclose(working.array, expected, rtol=0, atol=1e-2)
+
+
+def test_pixel_reader_works_out_each_layout_and_still_reads_every_file(tmp_path: Path) -> None:
+    """One reader over files of different layouts (bit depths, signedness, implicit VR, compressed): each file's
+    pixels are what pydicom decodes, whatever the reader saw before."""
+    paths = []
+    for name, (ds, options) in _variants().items():
+        path = tmp_path / f"{name}.dcm"
+        if options:
+            ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+            dcmwrite(path, ds, enforce_file_format=True, **options)
+        else:
+            ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    paths += write_series(make_ct_series(shape=(1, 4, 5)), tmp_path / "rle", compress=RLELossless)
+    files = read_headers(candidates=_candidates(paths)).files
+    reader = PixelReader()
+    for file in [*files, *files]:  # twice: the second round answers from the remembered layouts
+        _, expected = read_pixels(file=file)
+        _, pixels = reader.read(file)
+        assert pixels.dtype == expected.dtype
+        np.testing.assert_array_equal(pixels, expected)
 
 
 def _pet_with_nested_and_private(**kwargs) -> list[Dataset]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,31 @@ def test_non_dicom_files_next_to_images_are_skipped_with_warning(tmp_path: Path)
     assert len(result.warnings) == 1
     assert "Skipped 2 non-DICOM file(s)" in result.warnings[0]
     assert "README.txt" not in result.warnings[0]  # warnings reach readers: never file names
+
+
+def _zip_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("IM1", b"a" * 50)
+    return buffer.getvalue()
+
+
+def test_archive_inside_a_folder_is_skipped_and_named_as_an_archive(tmp_path: Path) -> None:
+    write_series(_ct(), tmp_path)
+    (tmp_path / "more.zip").write_bytes(_zip_bytes())
+    (tmp_path / "IM_more.dcm").write_bytes(_zip_bytes())  # a zip by its content, whatever its name says
+    with collect_files(path=tmp_path) as collected:
+        result = read_headers(candidates=collected.files)
+    assert len(result.files) == 3
+    assert result.warnings == ["Skipped an archive inside the upload; upload it on its own."]
+
+
+def test_folder_of_archives_only_is_an_error_that_says_so(tmp_path: Path) -> None:
+    (tmp_path / "a.zip").write_bytes(_zip_bytes())
+    (tmp_path / "b.zip").write_bytes(_zip_bytes())
+    with pytest.raises(IngestError) as caught, collect_files(path=tmp_path) as collected:
+        read_headers(candidates=collected.files)
+    assert caught.value.code == "not_dicom" and "upload each archive on its own" in caught.value.message
 
 
 def test_upload_without_any_dicom_is_an_error(tmp_path: Path) -> None:
