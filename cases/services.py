@@ -7,7 +7,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,20 +88,30 @@ def _headers_json(study: LoadedStudy) -> str:
 def _store_case_files(*, study: LoadedStudy, code: str, written: list[str], clock: StageClock) -> dict[str, tuple]:
     ct = np.clip(np.rint(study.ct_working.array), -32768, 32767).astype(np.int16)
     pet = study.pet_working.array.astype(np.float32)
-    # The specimen surface is found once, here; inference reuses the stored occupancy and QC.
-    clock.mark("specimen_surface")
-    surface = specimen_surface_from_ct(ct_hu=ct, spacing=study.ct_working.grid.spacing)
-    clock.mark("store_volumes")
-    specimen = surface.mask.astype(np.uint8)
-    occupancy = quantise_occupancy(surface.occupancy)
+    name = {kind: f"volumes/{code}/{kind}.raw.gz" for kind in CaseVolume.Kind.values}
+    store = ArrayStore()
+    try:
+        # CT and PET compress on the other core while the specimen surface is found (found once, here;
+        # inference reuses the stored occupancy and QC).
+        store.submit(arrays={CaseVolume.Kind.CT: (ct, name[CaseVolume.Kind.CT]),
+                             CaseVolume.Kind.PET: (pet, name[CaseVolume.Kind.PET])})
+        clock.mark("specimen_surface")
+        surface = specimen_surface_from_ct(ct_hu=ct, spacing=study.ct_working.grid.spacing)
+        clock.mark("store_volumes")
+        specimen = surface.mask.astype(np.uint8)
+        occupancy = quantise_occupancy(surface.occupancy)
+        store.submit(arrays={CaseVolume.Kind.SPECIMEN: (specimen, name[CaseVolume.Kind.SPECIMEN]),
+                             CaseVolume.Kind.SPECIMEN_OCCUPANCY: (occupancy, name[CaseVolume.Kind.SPECIMEN_OCCUPANCY])})
+    except BaseException:
+        store.abandon(written=written)
+        raise
+    saved = store.finish(written=written)
     arrays = {CaseVolume.Kind.CT: ct, CaseVolume.Kind.PET: pet, CaseVolume.Kind.SPECIMEN: specimen,
               CaseVolume.Kind.SPECIMEN_OCCUPANCY: occupancy}
-    saved = store_arrays(arrays={kind: (array, f"volumes/{code}/{kind}.raw.gz") for kind, array in arrays.items()},
-                         written=written)
     stored = {"specimen_qc": [dict(flag) for flag in surface.qc], "arrays": arrays}
     for kind, array in arrays.items():
-        name, sha, size = saved[kind]
-        stored[kind] = (name, str(array.dtype), list(array.shape), sha, size)
+        stored_name, sha, size = saved[kind]
+        stored[kind] = (stored_name, str(array.dtype), list(array.shape), sha, size)
     stored["specimen_voxels"] = int(np.count_nonzero(specimen))
     clock.mark("store_headers")
     headers_name = store_bytes(payload=gzip.compress(_headers_json(study).encode(), mtime=0), name=f"headers/{code}/ct.json.gz")
@@ -111,25 +121,54 @@ def _store_case_files(*, study: LoadedStudy, code: str, written: list[str], cloc
     return stored
 
 
+class ArrayStore:
+    """``store_array`` on a few threads, for arrays handed over as they become ready.
+
+    gzip and SHA-256 release the GIL, so on two cores the volumes compress side by side (and beside other
+    work of the caller). ``finish`` (or ``abandon``) waits for every one and adds each file that was stored
+    to ``written`` (for the caller's clean-up), even when another one failed.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-array")
+        self._futures: dict[str, Future] = {}
+
+    def submit(self, *, arrays: dict[str, tuple[np.ndarray, str]]) -> None:
+        for key, (array, name) in arrays.items():
+            self._futures[key] = self._pool.submit(store_array, array=array, name=name)
+
+    def finish(self, *, written: list[str]) -> dict[str, tuple[str, str, int]]:
+        """(stored name, sha256, bytes) by key; raises the first failure once all are done."""
+        self._pool.shutdown(wait=True)
+        saved, failure = {}, None
+        for key, future in self._futures.items():
+            try:
+                saved[key] = future.result()
+            except Exception as exc:  # every stored file must be known before raising
+                failure = failure or exc
+                continue
+            written.append(saved[key][0])
+        if failure is not None:
+            raise failure
+        return saved
+
+    def abandon(self, *, written: list[str]) -> None:
+        """Wait for what was handed over and record what got stored; the caller is failing anyway."""
+        try:
+            self.finish(written=written)
+        except Exception:  # noqa: BLE001 - the caller's own error is the one to report
+            logger.warning("a volume could not be stored while the import was failing anyway", exc_info=True)
+
+
 def store_arrays(*, arrays: dict[str, tuple[np.ndarray, str]], written: list[str]) -> dict[str, tuple[str, str, int]]:
     """``store_array`` of every (array, name) at once; returns (stored name, sha256, bytes) by key.
 
-    gzip and SHA-256 release the GIL, so on two cores the volumes compress side by side. Every file that was
-    stored is added to ``written`` (for the caller's clean-up) even when another one failed; then it raises.
+    Every file that was stored is added to ``written`` (for the caller's clean-up) even when another one
+    failed; then it raises.
     """
-    with ThreadPoolExecutor(max_workers=max(1, len(arrays)), thread_name_prefix="store-array") as pool:
-        futures = {key: pool.submit(store_array, array=array, name=name) for key, (array, name) in arrays.items()}
-    saved, failure = {}, None
-    for key, future in futures.items():
-        try:
-            saved[key] = future.result()
-        except Exception as exc:  # every stored file must be known before raising
-            failure = failure or exc
-            continue
-        written.append(saved[key][0])
-    if failure is not None:
-        raise failure
-    return saved
+    store = ArrayStore()
+    store.submit(arrays=arrays)
+    return store.finish(written=written)
 
 
 def _discard_files(names: list[str]) -> None:

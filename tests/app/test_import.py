@@ -267,3 +267,19 @@ def test_case_api_hides_everything_from_users_without_a_role(client_for, one_cas
         assert client_for(None).get(url).status_code == 403
     assert client_for("reader").get("/api/cases/PC-NOPE00/").status_code == 404
     assert client_for("reader").get(f"/api/cases/{code}/volumes/bogus/").status_code == 404
+
+
+def test_a_failure_while_volumes_are_being_stored_leaves_no_file_and_no_row(one_case_dir, settings, monkeypatch):
+    """CT and PET compress while the specimen surface is found: when that fails, the files already written
+    (or still being written) are removed and no row exists."""
+    import cases.services as services
+
+    def failing_surface(**_):
+        raise MemoryError("out of memory while finding the specimen surface")
+
+    monkeypatch.setattr(services, "specimen_surface_from_ct", failing_surface)
+    with pytest.raises(MemoryError):
+        call_command("import_dicom", str(one_case_dir))
+    assert Case.objects.count() == 0 and CaseVolume.objects.count() == 0
+    volumes = Path(settings.MEDIA_ROOT) / "volumes"
+    assert not volumes.exists() or not any(path.is_file() for path in volumes.rglob("*"))

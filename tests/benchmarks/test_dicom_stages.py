@@ -1,5 +1,5 @@
-"""The scanner-to-result benchmark's stage breakdown: stage lines written by the tasks, read back and put in
-order with the waits between the tasks; and the worker's memory of what it just stored."""
+"""The scanner-to-result benchmark: its stage breakdown (stage lines written by the tasks, read back and put in
+order with the waits between the tasks), its report, and the worker's memory of what it just stored."""
 
 from __future__ import annotations
 
@@ -95,3 +95,19 @@ def test_arrays_stored_side_by_side_are_all_known_when_one_fails(monkeypatch):
     del arrays["pet"]
     saved = services.store_arrays(arrays=arrays, written=[])
     assert saved == {"ct": ("volumes/X/ct.raw.gz", "sha", 4), "specimen": ("volumes/X/specimen.raw.gz", "sha", 4)}
+
+
+def test_report_judges_targets_on_the_seconds_after_the_quiet_time_and_prints_the_totals():
+    from benchmarks.management.commands.bench_dicom import Command
+
+    figures = {
+        "instances": 323, "megabytes": 20.5, "storescu_seconds": 2.0, "cpu_count": 2, "quiet_seconds": 1.05,
+        "case_after_completion_s": 0.9, "case_after_last_instance_s": 1.95,
+        "result_after_completion_s": 2.5, "result_after_last_instance_s": 3.55,
+        "in_pacs_after_completion_s": 5.2, "in_pacs_after_last_instance_s": 6.25, "pacs_modalities": ["SEG", "SR"],
+        "ingest_seconds": 0.2, "raw_read_seconds": 0.18, "ingest_vs_raw": 1.11, "stages": [],
+    }
+    report = Command._report(figures)
+    assert "margin result:     2.50 s after the quiet time (target <= 3: met); 3.55 s with it" in report
+    assert "5.20 s after the quiet time (target <= 5: missed); 6.25 s with it; in Orthanc: SEG, SR" in report
+    assert "1.11x (target <= 1.3: met)" in report
