@@ -25,11 +25,24 @@ def _ensure_filesystem_broker_folders() -> None:
 _ensure_filesystem_broker_folders()
 
 
+# Every so many tasks the frozen objects are collected too: an object frozen earlier that later ends up in an
+# unreachable cycle (a replaced cache entry, say) is otherwise never freed, and a hospital's worker runs for weeks.
+FULL_COLLECTION_EVERY = 50
+_tasks_since_full_collection = 0
+
+
 def _freeze_survivors(**_kwargs) -> None:
     """After each task, collect its garbage and move what survives (Django, the loaded model, caches) out of
     the cyclic collector's reach: a worker holds about half a million long-lived objects, and every full
     collection of them, triggered by the many small objects a DICOM ingest makes, cost a few tenths of a
-    second inside the next task. The collection here covers only what is not frozen yet (cheap)."""
+    second inside the next task. The collection here covers only what is not frozen yet (cheap), except
+    every FULL_COLLECTION_EVERY tasks, when everything is collected once (between tasks, a few tenths of a
+    second)."""
+    global _tasks_since_full_collection
+    _tasks_since_full_collection += 1
+    if _tasks_since_full_collection >= FULL_COLLECTION_EVERY:
+        _tasks_since_full_collection = 0
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
 
