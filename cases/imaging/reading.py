@@ -14,7 +14,6 @@ normal); an upload with no DICOM at all is an error. A file that claims to be DI
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -218,26 +217,11 @@ def header_int(header: Dataset, keyword: str) -> int:
     return fast if fast is not None else int(getattr(header, keyword))
 
 
-_QUIET = threading.local()
-
-
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """pydicom warns about many harmless vendor quirks: silence them (nested uses enter it once)."""
-    if getattr(_QUIET, "depth", 0):
-        _QUIET.depth += 1
-        try:
-            yield
-        finally:
-            _QUIET.depth -= 1
-        return
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _QUIET.depth = 1
-        try:
-            yield
-        finally:
-            _QUIET.depth = 0
+        warnings.simplefilter("ignore")  # pydicom warns about many harmless vendor quirks
+        yield
 
 
 def _truncated(name: str, detail: str = "") -> DicomFileError:
@@ -251,6 +235,11 @@ def _truncated(name: str, detail: str = "") -> DicomFileError:
 
 def read_header(*, candidate: CandidateFile) -> DicomFile | None:
     """The header of ``candidate``, or None if it is not DICOM (or a DICOMDIR). Raises if truncated."""
+    with _quiet():
+        return _read_header(candidate)
+
+
+def _read_header(candidate: CandidateFile) -> DicomFile | None:
     try:
         handle = candidate.path.open("rb")
     except OSError as exc:
@@ -274,8 +263,7 @@ def read_header(*, candidate: CandidateFile) -> DicomFile | None:
             return None
         try:
             handle.seek(0)
-            with _quiet():
-                header = pydicom.dcmread(handle, stop_before_pixels=True, force=not claims)
+            header = pydicom.dcmread(handle, stop_before_pixels=True, force=not claims)
         except Exception as exc:  # pydicom raises many types on corrupt input
             if not claims:
                 return None
@@ -327,8 +315,8 @@ def read_headers(*, candidates: Sequence[CandidateFile]) -> ReadResult:
     not_dicom: list[str] = []
     not_images: list[str] = []
     archives = 0
-    with _quiet():  # once for all files: entering it per file costs more than some headers' parse
-        read = [read_header(candidate=candidate) for candidate in candidates]
+    with _quiet():  # entered once for all the files
+        read = [_read_header(candidate) for candidate in candidates]
     for candidate, dicom in zip(candidates, read, strict=True):
         if dicom is None and is_zip(path=candidate.path):  # the rare path: a second look at a skipped file
             archives += 1

@@ -160,7 +160,10 @@ def _apply_axis(
     for o0, o1, lo, hi, w in band.blocks(array.shape[axis], block):
         if axis == 0:
             source = array[lo:hi].reshape(hi - lo, -1)  # a view for a contiguous array
-            np.matmul(w, source, out=out[o0:o1].reshape(o1 - o0, -1))
+            if out.flags.c_contiguous:  # then the rows o0..o1 flattened are a view too: write in place
+                np.matmul(w, source, out=out[o0:o1].reshape(o1 - o0, -1))
+            else:
+                out[o0:o1] = (w @ source).reshape((o1 - o0, *out.shape[1:]))
         elif axis == 2:
             out[:, :, o0:o1] = array[:, :, lo:hi] @ w.T
         else:
