@@ -156,7 +156,7 @@ class ArrayStore:
         """Wait for what was handed over and record what got stored; the caller is failing anyway."""
         try:
             self.finish(written=written)
-        except Exception:  # noqa: BLE001 - the caller's own error is the one to report
+        except Exception:  # the caller's own error is the one to report; this one is logged
             logger.warning("a volume could not be stored while the import was failing anyway", exc_info=True)
 
 
