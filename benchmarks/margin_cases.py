@@ -53,6 +53,7 @@ def ensure_case(*, root: Path, seed: int, size: str, wrapping: str, working_spac
     folder = case_dir(root=root, seed=seed, size=size, wrapping=wrapping)
     if (folder / "done").exists() and _generator_version(folder) == GENERATOR_VERSION:
         return folder
+    Path(root).mkdir(parents=True, exist_ok=True)  # a --cache folder named for the first time
     scratch = Path(tempfile.mkdtemp(prefix=f"{folder.name}-", dir=Path(root)))
     try:
         case = generate_continuous_case(seed=seed, size=size, band=True, wrapping=wrapping)

@@ -18,14 +18,15 @@ def _run(*args) -> dict:
 
 
 def test_geometry_alone_on_a_cached_case_and_a_rerun_reuses_it(tmp_path):
+    cache = tmp_path / "cache"  # a folder named for the first time is made
     args = ("--n", "1", "--seed", "11", "--wrappings", "none", "--no-end-to-end", "--speed-seed", "0",
-            "--cache", str(tmp_path), "--rows")
+            "--cache", str(cache), "--rows")
     report = _run(*args)
     geometry = report["geometry"]["none"]
     assert geometry["n"] == 1 and geometry["p95_abs_mm"] <= 0.10
     (row,) = report["rows"]["none"]
     assert 0.3 <= row["truth_mm"] <= 2.5  # a band case
-    cached = tmp_path / "small-11-none"
+    cached = cache / "small-11-none"
     assert (cached / "done").exists()
     stamp = (cached / "meta.json").stat().st_mtime_ns
     assert _run(*args)["rows"]["none"][0]["measured_mm"] == row["measured_mm"]
