@@ -126,7 +126,7 @@ def load_studies(
 
     ``case_code`` is the pseudonym written as PatientID/PatientName, or a callable that receives
     the patient key and returns it (so the caller can reuse the code of a patient seen before).
-    ``clock`` records how long each step took (headers, pixels, SUV, de-identification, resampling).
+    ``clock`` records how long each step took (headers, pairing, geometry, SUV, de-identification, pixels and resampling).
     """
     if not deid_secret:
         raise ValueError("deid_secret is required")
@@ -209,9 +209,9 @@ def _load_pair(
     """One CT + PET pair: checked, de-identified and on the working grid."""
     mark, limits = options.mark, options.limits
     _check_distinct_instances(pair)
-    mark("load_ct")  # headers only: the pixels are read slab by slab while resampling, below
+    mark("ct_geometry")  # from the headers: the pixels are read slab by slab while resampling, below
     ct = series_geometry(files=pair.ct.files, label=pair.ct.label(), limits=limits)
-    mark("load_pet")
+    mark("pet_geometry")
     pet = series_geometry(files=pair.pet.files, label=pair.pet.label(), limits=limits)
     warnings += ct.warnings + pet.warnings
     mark("suv")
@@ -244,7 +244,7 @@ def _load_pair(
     grid = working_grid(reference=ct.grid, spacing_mm=options.working_spacing_mm)
 
     options.stage("resampling")
-    mark("resample")
+    mark("pixels_and_resampling")
     check_volume_size(shape=grid.shape, label="The working grid", limits=limits)
     _check_overlap(pet=pet.grid, working=grid, label=pair.pet.label())
     metadata["CT"]["grid"] = ct.grid.to_dict()

@@ -21,6 +21,8 @@ def test_benchmark_reports_both_rates(tmp_path: Path) -> None:
     result = benchmark_ingest(path=tmp_path)
     assert result["files"] == 20 and result["studies"] == 1
     assert result["raw_read_mb_per_s"] > 0 and result["ingest_mb_per_s"] > 0
+    stages = result["stages_seconds"]
+    assert {"read_headers", "ct_geometry", "deidentify", "pixels_and_resampling"} <= set(stages) and all(v >= 0 for v in stages.values())
 
 
 def test_command_measures_a_given_folder(tmp_path: Path) -> None:
@@ -28,6 +30,9 @@ def test_command_measures_a_given_folder(tmp_path: Path) -> None:
     out = StringIO()
     call_command("bench_ingest", "--path", str(tmp_path), "--json", stdout=out)
     assert json.loads(out.getvalue())["files"] == 20
+    out = StringIO()
+    call_command("bench_ingest", "--path", str(tmp_path), stdout=out)
+    assert "ingestion costs" in out.getvalue() and "ingest stages, ms" in out.getvalue()
 
 
 def test_command_refuses_a_missing_path(tmp_path: Path) -> None:

@@ -38,3 +38,5 @@ class Command(BaseCommand):
             f"({result['raw_read_seconds']:.2f} s); ingestion {result['ingest_mb_per_s']:.1f} MB/s "
             f"({result['ingest_seconds']:.2f} s); ingestion costs {ratio:.2f}x the raw read"
         )
+        stages = ", ".join(f"{name} {seconds * 1000:.1f}" for name, seconds in result["stages_seconds"].items())
+        self.stdout.write(f"ingest stages, ms (fastest repeat of each): {stages}")
