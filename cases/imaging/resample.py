@@ -56,6 +56,11 @@ def index_transform(*, source: Grid, target: Grid) -> tuple[np.ndarray, np.ndarr
     return matrix, offset
 
 
+def _is_diagonal(matrix: np.ndarray) -> bool:
+    """Axis-aligned grids: each target axis maps onto one source axis (separable resampling applies)."""
+    return bool(np.allclose(matrix, np.diag(np.diag(matrix))))
+
+
 def _gaussian_kernel(sigma: float) -> np.ndarray:
     # The kernel scipy.ndimage.gaussian_filter uses (truncate 4.0), so both paths smooth alike.
     radius = int(4.0 * sigma + 0.5)
@@ -285,7 +290,7 @@ def resample_slices(
     call :func:`resample` then.
     """
     matrix, offset = index_transform(source=source_grid, target=grid)
-    if not np.allclose(matrix, np.diag(np.diag(matrix))) or not math.prod(source_grid.shape):
+    if not _is_diagonal(matrix) or not math.prod(source_grid.shape):
         return None
     plan = _separable_plan(
         source_shape=source_grid.shape,
@@ -326,7 +331,7 @@ def resample(
         return Volume(array=volume.array.astype(dtype, copy=True), grid=grid)
     matrix, offset = index_transform(source=volume.grid, target=grid)
     source = volume.array if order == 0 else volume.array.astype(np.float32, copy=False)
-    diagonal = np.allclose(matrix, np.diag(np.diag(matrix)))
+    diagonal = _is_diagonal(matrix)
     if order == 1 and diagonal and source.size:
         # Axis-aligned grids (the usual CT -> working grid case): separable 1-D passes.
         array = _resample_separable(

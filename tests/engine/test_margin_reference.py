@@ -81,6 +81,11 @@ def _pairwise_2d(points: np.ndarray, segments: np.ndarray) -> float:
     return float(np.sqrt(((a + t[:, None] * (b - a) - p) ** 2).sum(-1)).min())
 
 
+def _sampled(array: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``array`` interpolated linearly at in-plane ``points`` (mm), 0 outside."""
+    return ndimage.map_coordinates(array, (points / SPACING[1:]).T, order=1, mode="constant")
+
+
 def _reference_slice(field: np.ndarray, k: int) -> float | None:
     kept = _kept_labels(field) > 0
     if not kept[k].any():
@@ -88,10 +93,9 @@ def _reference_slice(field: np.ndarray, k: int) -> float | None:
     tumour_2d = np.where(kept[k] | (field[k] <= LEVEL), field[k], 0.0).astype(np.float32)
     tumour, specimen = _contour_segments(tumour_2d), _contour_segments(SPECIMEN[k])
     specimen_points = specimen[:, 0]
-    grid = lambda array, points: ndimage.map_coordinates(array, (points / SPACING[1:]).T, order=1, mode="constant")  # noqa: E731
-    if (grid(tumour_2d, specimen_points) > LEVEL).any():
+    if (_sampled(tumour_2d, specimen_points) > LEVEL).any():
         return 0.0
-    inside = grid(SPECIMEN[k], tumour.reshape(-1, 2)).reshape(-1, 2) >= 0.5
+    inside = _sampled(SPECIMEN[k], tumour.reshape(-1, 2)).reshape(-1, 2) >= 0.5
     tumour = tumour[inside.all(axis=1)]
     best = min(_pairwise_2d(tumour.reshape(-1, 2), specimen), _pairwise_2d(specimen_points, tumour))
     return None if not np.isfinite(best) else best
